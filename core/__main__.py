@@ -1,0 +1,3 @@
+from query3d.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,13 @@
+"""`query3d segment`: segment a .pcd/.ply/.npz file with a text query; writes JSON + PNG."""
+
+from __future__ import annotations
+
+import argparse
+
+from query3d.cli._common import add_json_option, not_built
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("segment", help="segment a .pcd/.ply/.npz file with a text query; writes JSON + PNG", description="segment a .pcd/.ply/.npz file with a text query; writes JSON + PNG.")
+    add_json_option(p)
+    p.set_defaults(run=not_built("segment", 6))

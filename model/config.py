@@ -1,0 +1,63 @@
+"""Network and runtime configuration sections (plain data, see ``query3d.config``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ModelConfig:
+    """Widths and depths of MR-COSMO; presets ``small`` and ``paper`` set these."""
+
+    dim: int = 64  # n_d: width of point / voxel / fused features
+    align_dim: int = 128  # D: shared space of the Bidirectional Direct Alignment Block
+    point_mlp_layers: int = 2
+    knn_k: int = 8  # neighbours per point for MeanPool (Eq. 3)
+    voxel_size: float = 0.02  # metres, finest scale
+    voxel_scales: list[int] = field(default_factory=lambda: [1, 2, 4])
+    window_size: int = 4  # voxels per window side in the shifted-window transformer
+    voxel_transformer_layers: int = 2
+    heads: int = 4
+    ssm: str = "lti"  # "lti" (Eq. 5-6) or "mamba" (selective scan)
+    ssm_state: int = 16
+    encoder_layers: int = 2
+    decoder_layers: int = 2
+    num_queries: int = 16  # K detection slots
+    num_classes: int = 20
+    text_encoder: str = ""  # local Hugging Face folder; "" = bundled all-MiniLM-L6-v2
+    text_dim: int = 384
+    freeze_text: bool = True
+    max_text_tokens: int = 32
+    image_encoder: str = "resnet50"
+    image_checkpoint: str = ""  # local folder; "" = random init
+    use_images: bool = True
+    image_size: list[int] = field(default_factory=lambda: [240, 320])
+    memory_capacity: int = 64
+    memory_tau: float = 1.0
+    memory_update_at_inference: bool = False
+    mask_margin: float = 0.05
+    mask_refine_iters: int = 2
+    score_threshold: float = 0.5
+    use_dcma: bool = True
+    use_memory: bool = True
+    dropout: float = 0.0
+    loss_alpha: float = 1.0  # Eq. 12-13 weights
+    loss_beta: float = 1.0
+    loss_gamma: float = 1.0
+    loss_delta: float = 1.0
+    dice_loss: bool = False
+
+
+@dataclass
+class RuntimeConfig:
+    """How a trained network is served (``Segmenter``)."""
+
+    backend: str = "auto"  # auto | torch | onnxruntime | tensorrt
+    text_cache_size: int = 128
+    engine_cache_dir: str = "~/.cache/query3d/engines"
+    trt_precision: str = "fp16"
+    trt_min_points: int = 1000
+    trt_opt_points: int = 20000
+    trt_max_points: int = 200000
+    trt_workspace_mb: int = 2048
+    max_points: int = 200000

