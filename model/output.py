@@ -1,0 +1,56 @@
+"""What the network answers for one query: zero, one or many targets.
+
+Plain numpy dataclasses so the ROS node, the CLI and evaluation read results without
+touching tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class TargetResult:
+    """One referred-to object: its points (indices into the input cloud) and its box."""
+
+    target_id: int  # stable within one result: 0..T-1 ordered by score
+    point_indices: np.ndarray  # (M,) int64 indices into the input cloud
+    point_scores: np.ndarray  # (M,) float32 mask probabilities of those points
+    box_center: np.ndarray  # (3,) metres, input cloud frame
+    box_size: np.ndarray  # (3,) full extent
+    box_yaw: float  # radians about the cloud frame's z axis
+    score: float  # "referred-to" probability of the detection slot
+    label: str = ""  # most likely category name
+
+
+@dataclass
+class QueryResult:
+    text: str
+    num_points: int
+    targets: list[TargetResult] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def no_target(self) -> bool:
+        """True when nothing in the scene matches the query (generalised RES)."""
+        return len(self.targets) == 0
+
+    def instance_mask(self) -> np.ndarray:
+        """(N,) int32: target_id per input point, -1 where no target claims it.
+
+        Where two targets claim a point, the higher-scoring point mask wins.
+        """
+        out = np.full(self.num_points, -1, dtype=np.int32)
+        best = np.zeros(self.num_points, dtype=np.float32)
+        for t in self.targets:
+            take = t.point_scores > best[t.point_indices]
+            idx = t.point_indices[take]
+            out[idx] = t.target_id
+            best[idx] = t.point_scores[take]
+        return out
+
+    def union_mask(self) -> np.ndarray:
+        """(N,) bool: points that belong to any target."""
+        return self.instance_mask() >= 0
