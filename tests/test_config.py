@@ -1,0 +1,62 @@
+"""Configuration: presets load, files override presets, unknown keys are rejected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from query3d.config import ConfigError, config_from_dict, load_config, preset_names, to_dict
+
+
+def test_presets_load_with_distinct_scales() -> None:
+    assert {"small", "paper"} <= set(preset_names())
+    small, paper = load_config("small"), load_config("paper")
+    assert small.preset == "small" and paper.preset == "paper"
+    assert paper.model.dim > small.model.dim
+    assert paper.model.decoder_layers > small.model.decoder_layers
+
+
+def test_unknown_key_names_the_key_and_the_valid_ones(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("base: small\nmodel:\n  dimm: 32\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert "'dimm'" in message and "config.model" in message
+    assert "dim," in message  # lists the valid keys
+
+
+def test_unknown_section_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="unknown key 'modle'"):
+        load_config("small", {"modle": {"dim": 8}})
+
+
+def test_wrong_type_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="config.model.dim: expected an integer"):
+        load_config("small", {"model": {"dim": "wide"}})
+    with pytest.raises(ConfigError, match="config.train.amp: expected true or false"):
+        load_config("small", {"train": {"amp": "yes"}})
+
+
+def test_file_overrides_only_what_it_names(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("base: paper\nmodel:\n  num_queries: 7\n")
+    cfg = load_config(path)
+    assert cfg.model.num_queries == 7
+    assert cfg.model.dim == load_config("paper").model.dim
+    assert cfg.preset == "paper"
+
+
+def test_unknown_base_and_missing_file_fail_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text("base: huge\n")
+    with pytest.raises(ConfigError, match="base 'huge' is not a preset"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="neither a preset"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_round_trip_through_plain_data() -> None:
+    cfg = load_config("paper")
+    assert config_from_dict(to_dict(cfg)) == cfg

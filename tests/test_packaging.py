@@ -1,0 +1,87 @@
+"""The three ways a robotics engineer installs query3d: pip editable, pip regular and
+colcon in ``ros2_ws``. Each runs in a throwaway location; third-party dependencies come
+from the test environment through a .pth line, so only query3d itself is installed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import site
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+IMPORT_CHECK = (
+    "import query3d, query3d.model, query3d.training, query3d.config, query3d.cli;"
+    "print(query3d.model.__file__); print(query3d.training.__file__)"
+)
+
+
+def _throwaway_venv(root: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    python = root / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    deps = [sysconfig.get_paths()["purelib"], *site.getsitepackages()]
+    # appended after the venv's own site-packages, so the fresh install wins
+    Path(purelib, "zz_test_deps.pth").write_text("\n".join(dict.fromkeys(deps)) + "\n")
+    return python
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("editable", [True, False], ids=["pip-install-e", "pip-install"])
+def test_pip_install_gives_namespaced_packages(tmp_path: Path, editable: bool) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(REPO, src, symlinks=True,
+                    ignore=shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info",
+                                                  "__pycache__", "install", "log"))
+    python = _throwaway_venv(tmp_path / "venv")
+    cmd = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
+           "--no-deps", "--no-build-isolation"]
+    subprocess.run([*cmd, *(["-e"] if editable else []), str(src)], check=True, cwd=tmp_path)
+    out = subprocess.run([str(python), "-c", IMPORT_CHECK], check=True, capture_output=True,
+                         text=True, cwd=tmp_path).stdout.split()
+    model_file, training_file = map(Path, out)
+    if editable:
+        assert model_file == src / "model" / "__init__.py"
+        assert training_file == src / "training" / "__init__.py"
+    else:
+        assert src not in model_file.parents
+        assert model_file.parent.name == "model" and model_file.parent.parent.name == "query3d"
+    cli = subprocess.run([str(python), "-m", "query3d", "--help"], capture_output=True,
+                         text=True, cwd=tmp_path)
+    assert cli.returncode == 0 and "segment" in cli.stdout
+    # no top-level `model` / `training` package leaks into the environment
+    leak = subprocess.run([str(python), "-c", "import model"], capture_output=True, cwd=tmp_path)
+    assert leak.returncode != 0
+
+
+@pytest.mark.slow
+def test_colcon_build_installs_both_packages(tmp_path: Path) -> None:
+    colcon = shutil.which("colcon") or str(Path(sys.executable).with_name("colcon"))
+    if not Path(colcon).exists():
+        pytest.fail("colcon is not installed; `pip install -e .[ros]` provides it")
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO, repo, symlinks=True,
+                    ignore=shutil.ignore_patterns(".venv", ".git", "build", "install", "log",
+                                                  "*.egg-info", "__pycache__"))
+    ws = repo / "ros2_ws"
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    result = subprocess.run([colcon, "build", "--event-handlers", "console_cohesion+"],
+                            cwd=ws, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    share = ws / "install" / "query3d_ros" / "share" / "query3d_ros"
+    for rel in ("launch/bringup.launch.py", "config/query3d.yaml", "rviz/query3d.rviz",
+                "package.xml"):
+        assert (share / rel).is_file(), f"{rel} missing from {share}"
+    assert (ws / "install" / "query3d" / "share" / "query3d" / "package.xml").is_file()
+    core = list((ws / "install" / "query3d").rglob("query3d/model/__init__.py"))
+    assert core, "query3d.model was not installed by colcon"
+    node_exe = ws / "install" / "query3d_ros" / "lib" / "query3d_ros" / "query3d_node"
+    assert node_exe.is_file(), "ros2 run query3d_ros query3d_node would not find the node"
