@@ -16,6 +16,11 @@ class ModelConfig:
     voxel_size: float = 0.02  # metres, finest scale
     voxel_scales: list[int] = field(default_factory=lambda: [1, 2, 4])
     window_size: int = 4  # voxels per window side in the shifted-window transformer
+    window_group_size: int = 32  # P: tokens per attention group (windows split / padded to P)
+    voxel_member_cap: int = 16  # M: points kept per voxel for gather-based pooling
+    voxel_stem_blocks: int = 1  # residual submanifold-conv blocks in the voxel stem
+    sparse_backend: str = "torch"  # "torch" (gather-GEMM, exportable) or "spconv"
+    num_seeds: int = 64  # FPS seed points (HCF-RES III-D), capped at the point count
     voxel_transformer_layers: int = 2
     heads: int = 4
     ssm: str = "lti"  # "lti" (Eq. 5-6) or "mamba" (selective scan)
@@ -30,6 +35,13 @@ class ModelConfig:
     max_text_tokens: int = 32
     image_encoder: str = "resnet50"
     image_checkpoint: str = ""  # local folder; "" = random init
+    # ResNet layout (transformers ResNetConfig); paper = ResNet-50 (bottleneck, [3, 4, 6, 3])
+    image_layer_type: str = "basic"
+    image_embedding_size: int = 32
+    image_hidden_sizes: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
+    image_depths: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
+    image_feature_stages: int = 2  # last stages fused (FPN-style) into the pixel feature map
+    image_depth_tolerance: float = 0.05  # metres; |z - depth(u, v)| above this = occluded
     use_images: bool = True
     image_size: list[int] = field(default_factory=lambda: [240, 320])
     memory_capacity: int = 64
