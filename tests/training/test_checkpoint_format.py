@@ -1,0 +1,128 @@
+"""The checkpoint format: round trip, atomic writes, and clear failures for missing,
+corrupt, truncated, foreign-version and mismatched files."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from query3d.config import load_config
+from query3d.model.checkpoint import (
+    FORMAT_VERSION,
+    CheckpointError,
+    CheckpointNotFoundError,
+    capture_rng_state,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
+
+
+class _Banked(torch.nn.Module):
+    """Weights plus a buffer, the way the memory banks live in the network."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(4, 3)
+        self.register_buffer("bank", torch.zeros(5, 3))
+
+
+def _saved(tmp_path: Path, **kw) -> tuple[Path, _Banked]:
+    torch.manual_seed(0)
+    model = _Banked()
+    model.bank.normal_()
+    opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+    model.proj(torch.ones(2, 4)).sum().backward()
+    opt.step()
+    path = save_checkpoint(tmp_path / "run" / "last.pt", model, load_config("small"),
+                           optimizer=opt, extra={"epoch": 3, "step_in_epoch": 7}, **kw)
+    return path, model
+
+
+def test_round_trip_keeps_weights_buffers_optimizer_and_extra(tmp_path: Path) -> None:
+    path, model = _saved(tmp_path)
+    cfg, state = load_checkpoint(path, expected_config=load_config("small"))
+    assert cfg.model.dim == load_config("small").model.dim
+    assert state["format_version"] == FORMAT_VERSION
+    fresh = _Banked()
+    fresh.load_state_dict(state["model"])
+    assert torch.equal(fresh.bank, model.bank) and torch.equal(fresh.proj.weight,
+                                                               model.proj.weight)
+    assert state["optimizer"]["state"][0]["exp_avg"].shape == (3, 4)
+    assert state["extra"] == {"epoch": 3, "step_in_epoch": 7}
+    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temp file left
+
+
+def test_rng_state_round_trip_reproduces_draws(tmp_path: Path) -> None:
+    random.seed(1)
+    np.random.seed(1)
+    torch.manual_seed(1)
+    state = capture_rng_state()
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    restore_rng_state(state)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointNotFoundError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_truncated_file_fails_clearly(tmp_path: Path) -> None:
+    path, _ = _saved(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(path)
+
+
+def test_corrupt_file_fails_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(path)
+
+
+def test_non_plain_data_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "pickled.pt"
+    torch.save({"format_version": FORMAT_VERSION, "config": {}, "model": Path("x")}, path)
+    with pytest.raises(CheckpointError, match="not plain data"):
+        load_checkpoint(path)
+
+
+def test_foreign_dict_and_version(tmp_path: Path) -> None:
+    path = tmp_path / "other.pt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(CheckpointError, match="missing format_version, config, model"):
+        load_checkpoint(path)
+    torch.save({"format_version": 99, "config": {}, "model": {}}, path)
+    with pytest.raises(CheckpointError, match="format_version 99"):
+        load_checkpoint(path)
+
+
+def test_config_mismatch_names_each_differing_key(tmp_path: Path) -> None:
+    path, _ = _saved(tmp_path)
+    other = load_config("small", overrides={"model": {"dim": 8, "heads": 1},
+                                            "train": {"epochs": 999}})
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(path, expected_config=other)
+    text = str(err.value)
+    small = load_config("small").model
+    assert f"model.dim: checkpoint {small.dim}, expected 8" in text
+    assert f"model.heads: checkpoint {small.heads}, expected 1" in text
+    assert "epochs" not in text  # training settings may change on resume
+    assert text.count("model.") == 2
+
+
+def test_write_failure_leaves_previous_checkpoint_intact(tmp_path: Path) -> None:
+    path, model = _saved(tmp_path)
+    before = path.read_bytes()
+
+    with pytest.raises(Exception, match="(?i)pickle"):  # fails half-way through the write
+        save_checkpoint(path, model, load_config("small"), extra={"hook": lambda: 0})
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]
