@@ -1,0 +1,64 @@
+"""k nearest neighbours per point (the MeanPool neighbourhood of MR-COSMO Eq. 3).
+
+CPU uses scipy's cKDTree (fast, well tested); accelerators use a chunked brute-force
+distance + top-k in torch, which is tested against cKDTree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+
+def _drop_self(candidates: torch.Tensor, k: int) -> torch.Tensor:
+    """Remove each row's own index from k + 1 candidates (or the farthest when the point
+    itself was not returned, which happens with exact duplicates)."""
+    n = candidates.shape[0]
+    own = torch.arange(n, device=candidates.device).unsqueeze(1)
+    keep = candidates != own
+    self_missing = keep.all(dim=1)
+    keep[self_missing, -1] = False
+    return candidates[keep].reshape(n, k)
+
+
+def knn_indices(xyz: torch.Tensor, k: int, backend: str = "auto",
+                chunk: int = 4096) -> torch.Tensor:
+    """(N, k) int64 indices of each point's k nearest other points, nearest first.
+
+    Rows of a cloud with N <= k points are padded with N (the "missing" index).
+    backend: "auto" (cKDTree on CPU, torch elsewhere), "kdtree" or "torch".
+    """
+    if k < 1:
+        raise ValueError(f"knn k must be >= 1, got {k}")
+    if backend not in ("auto", "kdtree", "torch"):
+        raise ValueError(f"knn backend must be auto, kdtree or torch, got {backend!r}")
+    n = xyz.shape[0]
+    available = min(k, n - 1)
+    if backend == "auto":
+        backend = "kdtree" if xyz.device.type == "cpu" else "torch"
+    if available < 1:
+        found = torch.empty(n, 0, dtype=torch.int64, device=xyz.device)
+    elif backend == "kdtree":
+        points = xyz.detach().cpu().double().numpy()
+        _, idx = cKDTree(points).query(points, k=available + 1, workers=-1)
+        idx = torch.from_numpy(np.ascontiguousarray(idx, dtype=np.int64)).to(xyz.device)
+        found = _drop_self(idx.reshape(n, available + 1), available)
+    else:
+        found = _knn_torch(xyz, available, chunk)
+    if available < k:
+        pad = torch.full((n, k - available), n, dtype=torch.int64, device=xyz.device)
+        found = torch.cat([found, pad], dim=1)
+    return found
+
+
+def _knn_torch(xyz: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
+    points = xyz.detach().float()
+    rows = []
+    for start in range(0, points.shape[0], chunk):
+        block = points[start:start + chunk]
+        dist = torch.cdist(block, points, compute_mode="donot_use_mm_for_euclid_dist")
+        idx = dist.topk(k + 1, dim=1, largest=False, sorted=True).indices
+        rows.append(idx)
+    candidates = torch.cat(rows, dim=0)
+    return _drop_self(candidates, k)
