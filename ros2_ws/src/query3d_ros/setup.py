@@ -21,7 +21,6 @@ setup(
     zip_safe=True,
     description="ROS 2 node for query3d: referring 3D segmentation from text commands",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "query3d_node = query3d_ros.node:main",
