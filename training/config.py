@@ -10,16 +10,22 @@ class TrainConfig:
     """Optimiser and schedule (MR-COSMO Implementation Details: AdamW, cosine, 1% warm-up)."""
 
     epochs: int = 30
-    batch_size: int = 4
+    batch_size: int = 4  # global: split evenly over the torchrun processes
     lr: float = 0.002
     weight_decay: float = 0.005
     warmup_fraction: float = 0.01
-    grad_clip: float = 1.0
+    final_lr_factor: float = 0.0  # cosine ends at lr * final_lr_factor
+    grad_clip: float = 1.0  # max gradient norm; 0 = no clipping
     amp: bool = True  # mixed precision, CUDA only
     seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
     num_workers: int = 0
-    log_every: int = 10
-    eval_every: int = 1
+    log_every: int = 10  # steps between logged scalars
+    eval_every: int = 1  # epochs between validations; 0 = never
+    eval_max_samples: int = 0  # validate on the first N val samples; 0 = all
+    checkpoint_every: int = 0  # steps between mid-epoch last.pt saves; 0 = per epoch
+    best_metric: str = "miou"  # validation key that decides best.pt (higher is better)
+    ddp_find_unused: bool = True  # DDP: tolerate branches unused in a step (no images)
 
 
 @dataclass
@@ -28,6 +34,8 @@ class DataConfig:
 
     kind: str = "tabletop"  # tabletop | room | scanrefer | multi3drefer | osd
     root: str = ""
+    train_split: str = "train"
+    val_split: str = "val"
     max_points: int = 20000
     augment: bool = True
     rotate_z: bool = True
