@@ -28,13 +28,21 @@ def test_topic_parameters_are_private_names() -> None:
             assert spec.default.startswith("~/"), spec.name
 
 
+TREE = ast.parse((PKG / "launch" / "bringup.launch.py").read_text())
+CONSTANTS = {t.id: ast.literal_eval(n.value) for n in TREE.body if isinstance(n, ast.Assign)
+             for t in n.targets if isinstance(n.value, ast.Constant)}
+
+
+def _value(node: ast.expr):
+    return CONSTANTS[node.id] if isinstance(node, ast.Name) else ast.literal_eval(node)
+
+
 def _launch_node_call() -> ast.Call:
-    tree = ast.parse((PKG / "launch" / "bringup.launch.py").read_text())
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+    calls = [n for n in ast.walk(TREE) if isinstance(n, ast.Call)
              and getattr(n.func, "id", "") == "Node"]
     for call in calls:
         kw = {k.arg: k.value for k in call.keywords}
-        if ast.literal_eval(kw["package"]) == "query3d_ros":
+        if _value(kw["package"]) == "query3d_ros":
             return call
     raise AssertionError("no query3d_ros Node in the launch file")
 
@@ -42,7 +50,7 @@ def _launch_node_call() -> ast.Call:
 def test_launch_file_matches_setup_and_params() -> None:
     call = _launch_node_call()
     kw = {k.arg: k.value for k in call.keywords}
-    executable = ast.literal_eval(kw["executable"])
+    executable = _value(kw["executable"])
     setup_py = (PKG / "setup.py").read_text()
     assert f'"{executable} = query3d_ros.node:main"' in setup_py
     overrides = [d for d in kw["parameters"].elts if isinstance(d, ast.Dict)]
@@ -52,8 +60,7 @@ def test_launch_file_matches_setup_and_params() -> None:
     inputs = {BY_NAME[n].default for n in ("points_topic", "image_topic",
                                            "camera_info_topic", "command_topic")}
     assert remapped == inputs
-    args = ast.parse((PKG / "launch" / "bringup.launch.py").read_text())
-    text = ast.unparse(args)
+    text = ast.unparse(TREE)
     for name in ("namespace", "params_file", "points", "image", "camera_info", "command",
                  "backend", "checkpoint", "use_rviz"):
         assert f"'{name}'" in text
