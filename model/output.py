@@ -54,3 +54,24 @@ class QueryResult:
     def union_mask(self) -> np.ndarray:
         """(N,) bool: points that belong to any target."""
         return self.instance_mask() >= 0
+
+    def summary(self) -> dict:
+        """JSON-ready digest (no per-point arrays) for CLIs, logs and the ROS result topic."""
+        return {
+            "command": self.text,
+            "num_points": int(self.num_points),
+            "no_target": self.no_target,
+            "targets": [
+                {
+                    "target_id": int(t.target_id),
+                    "label": t.label,
+                    "score": float(t.score),
+                    "num_points": int(len(t.point_indices)),
+                    "box_center": [float(v) for v in t.box_center],
+                    "box_size": [float(v) for v in t.box_size],
+                    "box_yaw": float(t.box_yaw),
+                }
+                for t in self.targets
+            ],
+            "timings_ms": {k: float(v) for k, v in self.timings_ms.items()},
+        }

@@ -54,6 +54,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("active_command_topic", "~/active_command", "output the command being served"),
     ParamSpec("detections_topic", "~/detections", "output vision_msgs/Detection3DArray"),
     ParamSpec("latency_topic", "~/latency", "output per-run latency in ms"),
+    ParamSpec("result_topic", "~/result", "output JSON summary per run (std_msgs/String)"),
     ParamSpec("publish_debug_image", True, "draw and publish the debug image", dynamic=True),
     ParamSpec("marker_lifetime", 0.0, "s, 0 = markers stay until replaced", dynamic=True),
     ParamSpec("diagnostics_period", 1.0, "s between diagnostics messages"),
