@@ -58,6 +58,22 @@ class ModelConfig:
     loss_gamma: float = 1.0
     loss_delta: float = 1.0
     dice_loss: bool = False
+    # --- network assembly, heads, matching and losses (issue 3) ---
+    arch: str = "mrcosmo"  # MODEL_REGISTRY name (query3d.model.mrcosmo)
+    box_size_prior: float = 0.2  # metres: box size a fresh detection slot starts from
+    mask_box_softness: float = 0.01  # metres: edge width of the soft "inside box" test
+    mask_threshold: float = 0.5  # point mask probability that counts as "in the mask"
+    dedup_iou: float = 0.5  # fired slots whose masks overlap more than this are one target
+    loss_smooth_l1_eps: float = 0.05  # epsilon of Eq. 15 (metres)
+    loss_noobj_weight: float = 0.1  # Eq. 16 weight of the "not referred" class
+    loss_seed_weight: float = 0.5  # auxiliary seed-relevance term (inside alpha)
+    sce_log_zero: float = -4.0  # log(0) clamp of the reverse CE in Eq. 14
+    class_weights: list[float] = field(default_factory=list)  # Eq. 16 w_c; [] = uniform
+    match_cost_referred: float = 2.0  # Hungarian matching cost weights
+    match_cost_class: float = 1.0
+    match_cost_box: float = 5.0
+    match_cost_mask: float = 2.0
+    match_cost_dice: float = 2.0
 
 
 @dataclass
