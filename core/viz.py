@@ -13,33 +13,39 @@ import numpy as np
 
 from query3d.model.output import QueryResult
 
-# Tab10-like, distinguishable on dark and light backgrounds; index = target id.
-PALETTE = np.array([
-    [230, 25, 75], [60, 180, 75], [0, 130, 200], [245, 130, 48], [145, 30, 180],
-    [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212], [0, 128, 128],
-], dtype=np.uint8)
+# fmt: off
+# tab10 then tab20's light shades: neighbouring ids get strongly different colours
+PALETTE = np.array(
+    [
+        (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+        (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+        (174, 199, 232), (255, 187, 120), (152, 223, 138), (255, 152, 150), (197, 176, 213),
+        (196, 156, 148), (247, 182, 210), (199, 199, 199), (219, 219, 141), (158, 218, 229),
+    ],
+    dtype=np.uint8,
+)
+BACKGROUND_COLOR = np.array((0, 0, 0), dtype=np.uint8)  # ids < 0
+# corner i has bit 0 -> +x, bit 1 -> +y, bit 2 -> +z (half sizes), see box_corners
+BOX_EDGES = ((0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7),
+             (0, 4), (1, 5), (2, 6), (3, 7))
+# fmt: on
 
 
-def colors_for_ids(ids: np.ndarray) -> np.ndarray:
-    """(N,) int ids -> (N, 3) uint8 colours, stable per id; negative ids are grey."""
-    ids = np.asarray(ids, dtype=np.int64)
+def colors_for_ids(ids, background: np.ndarray = BACKGROUND_COLOR) -> np.ndarray:
+    """(N,3) uint8 colour per id from the fixed palette; ids < 0 get ``background``."""
+    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
     out = PALETTE[np.mod(ids, len(PALETTE))]
-    out[ids < 0] = (128, 128, 128)
+    out[ids < 0] = background
     return out
 
 
-def box_corners(center: np.ndarray, size: np.ndarray, yaw: float) -> np.ndarray:
-    """(8, 3) corners of an oriented box; first four at the bottom, counter-clockwise."""
-    dx, dy, dz = np.asarray(size, dtype=np.float64) / 2.0
-    local = np.array([[-dx, -dy, -dz], [dx, -dy, -dz], [dx, dy, -dz], [-dx, dy, -dz],
-                      [-dx, -dy, dz], [dx, -dy, dz], [dx, dy, dz], [-dx, dy, dz]])
+def box_corners(center, size, yaw: float) -> np.ndarray:
+    """(8,3) corners of a z-yawed box; corner i's bits select +x, +y, +z half-sizes."""
+    bits = (np.arange(8)[:, None] >> np.arange(3)) & 1
+    local = (bits - 0.5) * np.asarray(size, dtype=np.float64)
     c, s = np.cos(yaw), np.sin(yaw)
     rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
     return local @ rot.T + np.asarray(center, dtype=np.float64)
-
-
-_EDGES = [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4),
-          (0, 4), (1, 5), (2, 6), (3, 7)]
 
 
 def render_result(points: np.ndarray, colors: np.ndarray | None, result: QueryResult,
@@ -76,11 +82,11 @@ def render_result(points: np.ndarray, colors: np.ndarray | None, result: QueryRe
     for t in result.targets:
         color = colors_for_ids(np.array([t.target_id]))[0] / 255.0
         corners = box_corners(t.box_center, t.box_size, t.box_yaw)
-        ring = corners[[0, 1, 2, 3, 0]]
+        ring = corners[[0, 1, 3, 2, 0]]
         top.plot(ring[:, 0], ring[:, 1], color=color, linewidth=1.6)
-        top.annotate(f"{t.target_id}: {t.label} {t.score:.2f}", corners[2, :2], color=color,
+        top.annotate(f"{t.target_id}: {t.label} {t.score:.2f}", corners[3, :2], color=color,
                      fontsize=8, fontweight="bold")
-        for a, b in _EDGES:
+        for a, b in BOX_EDGES:
             side.plot(*zip(corners[a], corners[b], strict=True), color=color, linewidth=1.2)
     summary = "no target" if result.no_target else f"{len(result.targets)} target(s)"
     fig.suptitle(f"{title or result.text!r} -> {summary}", fontsize=12)

@@ -16,7 +16,8 @@ def test_palette_is_stable_and_background_grey() -> None:
     a, b = colors_for_ids(ids), colors_for_ids(ids)
     assert (a == b).all()
     assert (a[0] != a[1]).any()
-    assert (a[3] == 128).all()
+    assert (a[3] == 0).all()
+    assert (colors_for_ids(np.array([-1]), background=np.array([9, 9, 9]))[0] == 9).all()
 
 
 def test_box_corners_respect_yaw_and_size() -> None:

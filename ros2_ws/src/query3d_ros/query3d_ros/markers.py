@@ -19,49 +19,17 @@ from PIL import ImageDraw
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from query3d.viz import BOX_EDGES, box_corners, colors_for_ids
 from query3d_ros.conversions.camera import project_points
 
-# fmt: off
-# tab10 then tab20's light shades: neighbouring ids get strongly different colours
-PALETTE = np.array(
-    [
-        (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-        (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
-        (174, 199, 232), (255, 187, 120), (152, 223, 138), (255, 152, 150), (197, 176, 213),
-        (196, 156, 148), (247, 182, 210), (199, 199, 199), (219, 219, 141), (158, 218, 229),
-    ],
-    dtype=np.uint8,
-)
-BACKGROUND_COLOR = np.array((0, 0, 0), dtype=np.uint8)  # ids < 0
 BOX_NAMESPACE = "query3d/boxes"
 LABEL_NAMESPACE = "query3d/labels"
 MIN_BOX_SIZE = 1e-3  # metres; RViz rejects zero scale, a one-point target still shows
-# corner i has bit 0 -> +x, bit 1 -> +y, bit 2 -> +z (half sizes), see box_corners
-BOX_EDGES = ((0, 1), (2, 3), (4, 5), (6, 7), (0, 2), (1, 3), (4, 6), (5, 7),
-             (0, 4), (1, 5), (2, 6), (3, 7))
-# fmt: on
-
-
-def colors_for_ids(ids: Sequence[int] | np.ndarray) -> np.ndarray:
-    """(N,3) uint8 colour per id from the fixed palette; ids < 0 get BACKGROUND_COLOR."""
-    ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-    out = PALETTE[np.mod(ids, len(PALETTE))]
-    out[ids < 0] = BACKGROUND_COLOR
-    return out
 
 
 def yaw_to_quaternion(yaw: float) -> Quaternion:
     """Rotation about +z, the only rotation the network predicts for a box."""
     return Quaternion(x=0.0, y=0.0, z=math.sin(yaw / 2.0), w=math.cos(yaw / 2.0))
-
-
-def box_corners(center: np.ndarray, size: np.ndarray, yaw: float) -> np.ndarray:
-    """(8,3) corners of a z-yawed box; corner i's bits select +x, +y, +z half-sizes."""
-    bits = (np.arange(8)[:, None] >> np.arange(3)) & 1
-    local = (bits - 0.5) * np.asarray(size, dtype=np.float64)
-    c, s = math.cos(yaw), math.sin(yaw)
-    rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-    return local @ rot.T + np.asarray(center, dtype=np.float64)
 
 
 def project_box(

@@ -12,13 +12,9 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import Marker, MarkerArray
 
 from query3d.model.output import QueryResult, TargetResult
+from query3d.viz import BACKGROUND_COLOR, BOX_EDGES, PALETTE, box_corners, colors_for_ids
 from query3d_ros.conversions import mask_image, project_points
 from query3d_ros.markers import (
-    BACKGROUND_COLOR,
-    BOX_EDGES,
-    PALETTE,
-    box_corners,
-    colors_for_ids,
     draw_debug_image,
     make_marker_array,
     project_box,
