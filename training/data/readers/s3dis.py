@@ -10,6 +10,7 @@ reported with file and line like any other bad row rather than silently patched.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,9 @@ def _annotation_class(path: Path) -> str:
 
 def _read_rows(path: Path) -> np.ndarray:
     try:
-        rows = np.loadtxt(path, dtype=np.float64, ndmin=2)
+        with warnings.catch_warnings():  # an empty file is reported below, not warned
+            warnings.simplefilter("ignore", UserWarning)
+            rows = np.loadtxt(path, dtype=np.float64, ndmin=2)
     except ValueError as err:
         raise bad_file(path, f"bad row ({err})") from err
     if rows.size == 0:

@@ -91,12 +91,13 @@ def read_scannet_frames(
     folder = Path(folder)
     if frame_step < 1:
         raise ValueError(f"frame_step must be >= 1, got {frame_step}")
+    ids = frame_ids(folder)
     intrinsic = folder / "intrinsic"
     K_depth = read_matrix(intrinsic / "intrinsic_depth.txt")[:3, :3]
     K_colour = read_matrix(intrinsic / "intrinsic_color.txt")[:3, :3]
     offset = np.zeros(3) if world_offset is None else np.asarray(world_offset, np.float64)
     views: list[CameraView] = []
-    for frame in frame_ids(folder)[::frame_step]:
+    for frame in ids[::frame_step]:
         if max_frames is not None and len(views) >= max_frames:
             break
         pose = read_matrix(folder / "pose" / f"{frame}.txt")
