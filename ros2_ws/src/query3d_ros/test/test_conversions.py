@@ -286,6 +286,7 @@ def test_cross_check_sensor_msgs_py() -> None:
         ("mono8", np.uint8, (3, 4)),
         ("16UC1", np.uint16, (3, 4)),
         ("32FC1", np.float32, (3, 4)),
+        ("32SC1", np.int32, (3, 4)),
     ],
 )
 def test_image_round_trip(encoding: str, dtype, shape) -> None:

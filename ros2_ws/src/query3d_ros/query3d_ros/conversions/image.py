@@ -24,9 +24,11 @@ ENCODINGS: dict[str, tuple[np.dtype, int]] = {
     "mono8": (np.dtype(np.uint8), 1),
     "16UC1": (np.dtype(np.uint16), 1),  # depth in millimetres, 0 = no return
     "32FC1": (np.dtype(np.float32), 1),  # depth in metres, NaN/0 = no return
+    "32SC1": (np.dtype(np.int32), 1),  # label images (~/mask_image): instance id, -1 none
 }
 COLOR_ENCODINGS = ("rgb8", "bgr8", "rgba8", "bgra8", "mono8")
 DEPTH_ENCODINGS = ("16UC1", "32FC1")
+LABEL_ENCODINGS = ("32SC1",)
 _NATIVE_BIG_ENDIAN = sys.byteorder == "big"
 
 

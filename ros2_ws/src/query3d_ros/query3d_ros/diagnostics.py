@@ -1,0 +1,91 @@
+"""Health of the node as diagnostic_msgs: input rates, staleness, latency, errors.
+
+Kept apart from the node so its rules (when to WARN, when to ERROR) read in one place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+
+class RateMeter:
+    """Messages per second over a sliding window of arrival times."""
+
+    def __init__(self, window_s: float = 5.0, max_events: int = 1000) -> None:
+        self.window_s = window_s
+        self._times: deque[float] = deque(maxlen=max_events)
+
+    def tick(self, now: float | None = None) -> None:
+        self._times.append(time.monotonic() if now is None else now)
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        recent = [t for t in self._times if now - t <= self.window_s]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
+
+    @property
+    def last(self) -> float | None:
+        return self._times[-1] if self._times else None
+
+
+@dataclass
+class NodeHealth:
+    backend: str = "unknown"
+    model_ok: bool = False
+    model_error: str = ""
+    last_error: str = ""
+    last_error_time: float | None = None
+    last_latency_ms: float | None = None
+    sync_failures: int = 0
+    rejected_inputs: int = 0
+    clouds: RateMeter = field(default_factory=RateMeter)
+    images: RateMeter = field(default_factory=RateMeter)
+    commands: RateMeter = field(default_factory=RateMeter)
+
+    def error(self, message: str) -> None:
+        self.last_error = message
+        self.last_error_time = time.monotonic()
+
+    def status(self, name: str, hardware_id: str, input_timeout: float,
+               now: float | None = None) -> DiagnosticStatus:
+        """ERROR when the model cannot run; WARN when inputs stop, pairing fails or an
+        input was just rejected; OK otherwise."""
+        now = time.monotonic() if now is None else now
+        since_cloud = None if self.clouds.last is None else now - self.clouds.last
+        level, message = DiagnosticStatus.OK, "running"
+        if not self.model_ok:
+            level, message = DiagnosticStatus.ERROR, f"model cannot run: {self.model_error}"
+        elif since_cloud is None:
+            level, message = DiagnosticStatus.WARN, "no point cloud received yet"
+        elif since_cloud > input_timeout:
+            level, message = DiagnosticStatus.WARN, f"no point cloud for {since_cloud:.1f} s"
+        elif self.last_error_time is not None and now - self.last_error_time < input_timeout:
+            level, message = DiagnosticStatus.WARN, self.last_error
+        values = {
+            "backend": self.backend,
+            "cloud_rate_hz": f"{self.clouds.rate(now):.2f}",
+            "image_rate_hz": f"{self.images.rate(now):.2f}",
+            "time_since_last_cloud_s": "never" if since_cloud is None else f"{since_cloud:.2f}",
+            "last_latency_ms": "n/a" if self.last_latency_ms is None
+            else f"{self.last_latency_ms:.1f}",
+            "sync_failures": str(self.sync_failures),
+            "rejected_inputs": str(self.rejected_inputs),
+            "last_error": self.last_error or "none",
+        }
+        return DiagnosticStatus(
+            level=level, name=name, message=message, hardware_id=hardware_id,
+            values=[KeyValue(key=k, value=v) for k, v in values.items()],
+        )
+
+
+def diagnostic_array(stamp, status: DiagnosticStatus) -> DiagnosticArray:
+    msg = DiagnosticArray()
+    msg.header.stamp = stamp
+    msg.status = [status]
+    return msg
