@@ -1,0 +1,13 @@
+"""Detection head, language-guided query selection and the iterative mask classifier."""
+
+from query3d.model.heads.detection import DetectionHead
+from query3d.model.heads.mask import MaskHead, soft_box_log_gate
+from query3d.model.heads.query_selection import LanguageGuidedSelection, SelectedQueries
+
+__all__ = [
+    "DetectionHead",
+    "LanguageGuidedSelection",
+    "MaskHead",
+    "SelectedQueries",
+    "soft_box_log_gate",
+]

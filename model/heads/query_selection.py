@@ -1,0 +1,58 @@
+"""Query slots from FPS seeds + language-guided top-k selection (HCF-RES III-D).
+
+FPS seeds (computed in preprocessing) give spatially diverse candidates; each candidate
+cross-attends to the text tokens and a linear layer scores its relevance; the K best
+become the detection slots. ``topk`` exports as ONNX TopK with a constant K. The scores
+are trained by an auxiliary loss (seed inside a target or not), since the selection
+itself passes no gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from query3d.model.decoder.layers import AttentionBlock, FeedForwardBlock, FourierPosition
+
+
+@dataclass
+class SelectedQueries:
+    queries: torch.Tensor  # (K, d)
+    anchors: torch.Tensor  # (K, 3) seed coordinates, the boxes' reference points
+    seed_logits: torch.Tensor  # (S,) relevance of every seed to the text
+    selected: torch.Tensor  # (K,) indices into the seeds
+    seed_points: torch.Tensor  # (S,) point indices of the seeds
+
+
+class LanguageGuidedSelection(nn.Module):
+    def __init__(self, dim: int, heads: int, num_queries: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.num_queries = num_queries
+        self.position = FourierPosition(dim)
+        self.text_attn = AttentionBlock(dim, heads, dropout=dropout)
+        self.ffn = FeedForwardBlock(dim, dropout=dropout)
+        self.score = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, 1))
+
+    def forward(
+        self,
+        point_feat: torch.Tensor,
+        xyz: torch.Tensor,
+        seeds: torch.Tensor,
+        text: torch.Tensor,
+        text_bias: torch.Tensor,
+    ) -> SelectedQueries:
+        """seeds: (S,) point indices, S >= K (the caller repeats seeds of tiny clouds)."""
+        anchors_all = xyz[seeds]
+        cand = point_feat[seeds] + self.position(anchors_all)
+        cand = self.ffn(self.text_attn(cand, text, text_bias))
+        seed_logits = self.score(cand).squeeze(-1)
+        selected = torch.topk(seed_logits, self.num_queries).indices
+        return SelectedQueries(
+            queries=cand[selected],
+            anchors=anchors_all[selected],
+            seed_logits=seed_logits,
+            selected=selected,
+            seed_points=seeds,
+        )
