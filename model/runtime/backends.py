@@ -1,0 +1,158 @@
+"""Backends that run the frame graph: torch eager, ONNX Runtime, TensorRT.
+
+All three take the same named input tensors (``FrameInputs.as_dict()`` plus the text
+features) and return the same named outputs as CPU torch tensors, so the ``Segmenter``
+and the parity tests never care which one ran.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+
+from query3d.model.runtime.errors import BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+
+
+class Backend(ABC):
+    """One way of running the frame graph."""
+
+    name: str
+    input_names: list[str]
+    output_names: list[str]
+
+    @abstractmethod
+    def run(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Named CPU output tensors for named input tensors (extra inputs are ignored)."""
+
+    def _gather(self, inputs: Mapping[str, torch.Tensor]) -> list[torch.Tensor]:
+        missing = [n for n in self.input_names if n not in inputs]
+        if missing:
+            raise ValueError(f"{self.name} backend: missing inputs {missing}")
+        return [inputs[n] for n in self.input_names]
+
+
+class TorchBackend(Backend):
+    """Eager torch on the module that is exported (same inputs, same outputs)."""
+
+    name = "torch"
+
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        input_names: Sequence[str],
+        output_names: Sequence[str],
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.device = torch.device(device)
+        self.module = module.to(self.device).eval()
+        self.input_names = list(input_names)
+        self.output_names = list(output_names)
+
+    def run(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        args = [t.to(self.device) for t in self._gather(inputs)]
+        with torch.inference_mode():
+            outputs = self.module(*args)
+        if isinstance(outputs, torch.Tensor):
+            outputs = (outputs,)
+        if len(outputs) != len(self.output_names):
+            raise RuntimeError(
+                f"module returned {len(outputs)} outputs, expected {self.output_names}"
+            )
+        return {n: t.cpu() for n, t in zip(self.output_names, outputs)}
+
+
+class OnnxRuntimeBackend(Backend):
+    """ONNX Runtime with all graph optimisations; CUDA EP when this onnxruntime has it."""
+
+    name = "onnxruntime"
+
+    def __init__(self, onnx_path: str | Path, threads: int = 0, use_cuda: bool = True) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = int(threads)  # 0 = one per physical core
+        options.inter_op_num_threads = 1  # the graph is one chain; parallelism is intra-op
+        options.log_severity_level = 3  # ORT's warnings about shape merges are noise here
+        available = ort.get_available_providers()
+        providers = ["CPUExecutionProvider"]
+        if use_cuda and "CUDAExecutionProvider" in available:
+            providers.insert(0, "CUDAExecutionProvider")
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=providers)
+        self.providers = self.session.get_providers()
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        log.info("onnxruntime session on %s (%s)", self.providers[0], Path(onnx_path).name)
+
+    def run(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        feeds = {n: t.detach().cpu().contiguous().numpy() for n, t in zip(
+            self.input_names, self._gather(inputs))}  # fmt: skip
+        outputs = self.session.run(self.output_names, feeds)
+        return {n: torch.from_numpy(a) for n, a in zip(self.output_names, outputs)}
+
+
+class TensorRTBackend(Backend):
+    """A cached TensorRT engine built from the ONNX file; outputs copied back to the CPU."""
+
+    name = "tensorrt"
+
+    def __init__(
+        self,
+        onnx_path: str | Path,
+        cache_dir: str | Path,
+        precision: str,
+        profile: Mapping[str, tuple[int, int, int]],
+        workspace_mb: int,
+    ) -> None:
+        from query3d.model.export.tensorrt_engine import TensorRTRunner, cached_engine
+
+        engine = cached_engine(onnx_path, cache_dir, precision, profile, workspace_mb)
+        self.runner = TensorRTRunner(engine)
+        self.engine_path = engine
+        self.input_names = list(self.runner.input_names)
+        self.output_names = list(self.runner.output_names)
+
+    def run(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        outputs = self.runner.run(dict(zip(self.input_names, self._gather(inputs))))
+        return {n: t.cpu() for n, t in outputs.items()}  # .cpu() waits for the stream
+
+
+def tensorrt_unavailable_reason() -> str | None:
+    """None where TensorRT can run here, else why not."""
+    try:
+        from query3d.model.export.tensorrt_engine import import_tensorrt
+
+        import_tensorrt()
+    except BackendUnavailable as exc:
+        return exc.reason
+    return None
+
+
+def select_backend(requested: str = "auto") -> str:
+    """Resolve ``auto`` (TensorRT where it imports and CUDA exists, else onnxruntime).
+
+    An explicit ``tensorrt`` on a machine without it raises BackendUnavailable instead of
+    quietly running something slower than the operator asked for.
+    """
+    if requested not in (*BACKENDS, "auto"):
+        raise ValueError(f"backend {requested!r}; choose auto or one of {', '.join(BACKENDS)}")
+    if requested == "tensorrt":
+        reason = tensorrt_unavailable_reason()
+        if reason is not None:
+            raise BackendUnavailable("tensorrt", reason)
+    if requested != "auto":
+        return requested
+    reason = tensorrt_unavailable_reason()
+    if reason is None:
+        log.info("backend auto: using tensorrt")
+        return "tensorrt"
+    log.info("backend auto: tensorrt unavailable (%s); using onnxruntime", reason)
+    return "onnxruntime"
