@@ -89,3 +89,5 @@ class RuntimeConfig:
     trt_max_points: int = 200000
     trt_workspace_mb: int = 2048
     max_points: int = 200000
+    onnx_cache_dir: str = "~/.cache/query3d/onnx"  # graphs exported from checkpoints on demand
+    intra_op_threads: int = 0  # onnxruntime intra-op threads; 0 = one per physical core
