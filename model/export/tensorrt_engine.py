@@ -169,8 +169,12 @@ def build_engine(
     log.info(
         "building TensorRT %s engine (%s, workspace %d MB) from %s with profile %s; "
         "this takes minutes",
-        trt.__version__, precision, workspace_mb, onnx_path.name, dict(profile),
-    )  # fmt: skip
+        trt.__version__,
+        precision,
+        workspace_mb,
+        onnx_path.name,
+        dict(profile),
+    )
     start = time.perf_counter()
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
@@ -181,8 +185,10 @@ def build_engine(
     partial.replace(engine_path)  # a crash mid-write never leaves a truncated engine
     log.info(
         "built %s in %.0f s (%.1f MB)",
-        engine_path, time.perf_counter() - start, engine_path.stat().st_size / 1e6,
-    )  # fmt: skip
+        engine_path,
+        time.perf_counter() - start,
+        engine_path.stat().st_size / 1e6,
+    )
     return engine_path
 
 
@@ -205,8 +211,13 @@ def cached_engine(
         "no cached TensorRT engine for key %s (GPU %s, TensorRT %s)", key, gpu, trt.__version__
     )
     build_engine(onnx_path, path, precision, profile, workspace_mb)
-    sidecar = {"gpu": gpu, "tensorrt": trt.__version__, "precision": precision,
-               "profile": _check_profile(profile), "onnx": str(onnx_path)}  # fmt: skip
+    sidecar = {
+        "gpu": gpu,
+        "tensorrt": trt.__version__,
+        "precision": precision,
+        "profile": _check_profile(profile),
+        "onnx": str(onnx_path),
+    }
     path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
     return path
 

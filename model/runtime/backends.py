@@ -93,8 +93,10 @@ class OnnxRuntimeBackend(Backend):
         log.info("onnxruntime session on %s (%s)", self.providers[0], Path(onnx_path).name)
 
     def run(self, inputs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        feeds = {n: t.detach().cpu().contiguous().numpy() for n, t in zip(
-            self.input_names, self._gather(inputs))}  # fmt: skip
+        feeds = {
+            n: t.detach().cpu().contiguous().numpy()
+            for n, t in zip(self.input_names, self._gather(inputs))
+        }
         outputs = self.session.run(self.output_names, feeds)
         return {n: torch.from_numpy(a) for n, a in zip(self.output_names, outputs)}
 
