@@ -40,7 +40,7 @@ class ModelConfig:
     image_embedding_size: int = 32
     image_hidden_sizes: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
     image_depths: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
-    image_feature_stages: int = 2  # last stages fused (FPN-style) into the pixel feature map
+    image_feature_stages: int = 3  # last stages fused (FPN-style): 3 of 4 = stride 8
     image_depth_tolerance: float = 0.05  # metres; |z - depth(u, v)| above this = occluded
     use_images: bool = True
     image_size: list[int] = field(default_factory=lambda: [240, 320])

@@ -45,8 +45,8 @@ class WindowAttentionLayer(nn.Module):
             1, keepdim=True).clamp(min=1)
         relative = (group_centers - mean_center) / window_edge
         tokens = self.norm1(gather_rows(x, groups)) + self.position(relative)
-        q, k, v = self.qkv(tokens).reshape(g, p, 3, self.heads, d // self.heads).permute(
-            2, 0, 3, 1, 4)
+        qkv = self.qkv(tokens).reshape(g, p, 3, self.heads, d // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (G, heads, P, D / heads)
         attn_mask = valid[:, None, None, :]
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0)
