@@ -1,0 +1,109 @@
+"""Training augmentations that keep labels, boxes, cameras and queries consistent.
+
+``augment(sample, rng, config)`` applies, in this order: crop, point dropout, rotation
+about z, uniform scaling, jitter, colour jitter. Determinism: the same sample, config
+and generator state give the same result.
+
+View-dependent queries (left/right, in front/behind, nearest to the camera, ...): the
+synthetic benchmark defines these from the robot base frame and ScanRefer from an
+unrecorded viewpoint, so by default (``view_dependent="skip"``) such samples are not
+rotated: turning the cloud would move "left" while the words stay. With
+``view_dependent="rotate_camera"`` they are rotated together with their cameras, which
+keeps the relation true in every camera's view; use it for models that read relations
+from the camera pose. Without cameras the rotation is skipped under either policy.
+Scaling is uniform and colour jitter keeps hue, so size and colour words stay true.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from query3d.training.data.augment.language import (
+    is_relational,
+    is_view_dependent,
+    mentioned_objects,
+)
+from query3d.training.data.augment.subset import (
+    crop,
+    point_dropout,
+    protected_objects,
+    take_points,
+    target_point_counts,
+)
+from query3d.training.data.augment.transforms import (
+    color_jitter,
+    copy_sample,
+    jitter,
+    rotate_z,
+    scale,
+    scene_pivot,
+)
+from query3d.training.data.sample import Sample
+
+VIEW_POLICIES = ("skip", "rotate_camera")
+
+
+@dataclass
+class AugmentConfig:
+    rotate_z: bool = True
+    max_angle: float = np.pi  # radians either way; pi = any heading
+    scale_range: float = 0.1  # factor drawn from [1 - r, 1 + r]
+    jitter_sigma: float = 0.002  # metres
+    jitter_clip: float = 0.01
+    color_jitter: float = 0.05
+    point_dropout: float = 0.1
+    crop_size: float | None = None  # metres; None = no cropping
+    view_dependent: str = "skip"  # skip | rotate_camera
+
+    def __post_init__(self) -> None:
+        if self.view_dependent not in VIEW_POLICIES:
+            raise ValueError(f"view_dependent must be one of {VIEW_POLICIES}, got "
+                             f"{self.view_dependent!r}")
+        if not 0 <= self.scale_range < 1:
+            raise ValueError(f"scale_range must be in [0, 1), got {self.scale_range}")
+
+    @classmethod
+    def from_data_config(cls, data: Any) -> AugmentConfig:
+        """From the ``data`` config section (``training/config.py`` DataConfig); fields it
+        does not have keep their defaults."""
+        names = ("rotate_z", "scale_range", "jitter_sigma", "color_jitter", "point_dropout",
+                 "crop_size", "view_dependent", "max_angle", "jitter_clip")
+        return cls(**{n: getattr(data, n) for n in names if hasattr(data, n)})
+
+
+def may_rotate(sample: Sample, policy: str) -> bool:
+    if not is_view_dependent(sample.query):
+        return True
+    return policy == "rotate_camera" and bool(sample.scene.cameras)
+
+
+def augment(sample: Sample, rng: np.random.Generator,
+            config: AugmentConfig | None = None) -> Sample:
+    """A freshly allocated augmented copy of ``sample`` (the input is never modified)."""
+    config = config or AugmentConfig()
+    out = copy_sample(sample)
+    if config.crop_size:
+        out = crop(out, rng, config.crop_size)
+    if config.point_dropout > 0:
+        out = point_dropout(out, rng, config.point_dropout)
+    pivot = scene_pivot(out.scene)
+    if config.rotate_z and may_rotate(out, config.view_dependent):
+        out = rotate_z(out, rng.uniform(-config.max_angle, config.max_angle), pivot)
+    if config.scale_range > 0:
+        out = scale(out, rng.uniform(1 - config.scale_range, 1 + config.scale_range), pivot)
+    if config.jitter_sigma > 0:
+        out = jitter(out, rng, config.jitter_sigma, config.jitter_clip)
+    if config.color_jitter > 0:
+        out = color_jitter(out, rng, config.color_jitter)
+    return out
+
+
+__all__ = [
+    "AugmentConfig", "augment", "color_jitter", "copy_sample", "crop", "is_relational",
+    "is_view_dependent", "jitter", "may_rotate", "mentioned_objects", "point_dropout",
+    "protected_objects", "rotate_z", "scale", "scene_pivot", "take_points",
+    "target_point_counts",
+]
