@@ -105,3 +105,45 @@ def test_real_scans(shared):
         np.testing.assert_array_equal(
             np.unique(full.scene.instance[full.scene.instance >= 0]),
             np.unique(labels[labels >= 20]))
+
+
+def test_real_scans_levelled_to_the_table_frame(shared):
+    for name in ("learn0.pcd", "learn33.pcd"):
+        cloud = read_osd(shared / "data" / "osd-learn" / name, level=True)
+        scene = cloud.scene
+        table = scene.points[scene.semantic == 0]
+        objects = scene.points[scene.semantic == 1]
+        assert np.percentile(np.abs(table[:, 2]), 90) < 0.01  # the table is z = 0
+        assert np.median(objects[:, 2]) > 0.03  # objects stand on it
+        (camera,) = scene.cameras
+        assert 0.3 < camera.T_world_cam[2, 3] < 1.5  # Kinect above the table
+        # every point still projects to the pixel it came from
+        world_to_cam = np.linalg.inv(camera.T_world_cam)
+        cam = scene.points.astype(np.float64) @ world_to_cam[:3, :3].T + world_to_cam[:3, 3]
+        uv = cam @ camera.K.T
+        pixel = np.rint(uv[:, :2] / uv[:, 2:]).astype(int)
+        v, u = np.divmod(cloud.index, 640)
+        np.testing.assert_array_equal(pixel, np.stack([u, v], axis=1))
+        # image left is world +y (the robot's left), as in the synthetic scenes
+        left_half = scene.points[u < 320]
+        assert np.median(left_half[:, 1]) > np.median(scene.points[u >= 320][:, 1])
+
+
+def test_level_recovers_a_known_table_plane(tmp_path):
+    """A table 0.7 m below a camera pitched 40 degrees down; one object point 0.1 m up."""
+    rng = np.random.default_rng(1)
+    world = np.column_stack([rng.uniform(0.4, 1.2, 40), rng.uniform(-0.4, 0.4, 40),
+                             np.zeros(40)])
+    world[-1] = [0.8, 0.1, 0.1]
+    pitch = np.deg2rad(40)
+    forward = np.array([np.cos(pitch), 0, -np.sin(pitch)])
+    right = np.array([0, -1.0, 0])
+    down = np.cross(forward, right)
+    R_world_cam = np.stack([right, down, forward], axis=1)  # columns: optical axes in world
+    cam = (world - [0, 0, 0.7]) @ R_world_cam  # world -> optical frame
+    labels = np.r_[np.ones(39), 20].astype(np.uint32)
+    path = write_osd(tmp_path / "tilt.pcd", labels, cam.astype(np.float32),
+                     rng.uniform(size=(40, 3)), width=40, height=1)
+    scene = read_osd(path, level=True).scene
+    np.testing.assert_allclose(scene.points[:39, 2], 0, atol=1e-5)
+    np.testing.assert_allclose(scene.points[39], [0.8, 0.1, 0.1], atol=1e-5)

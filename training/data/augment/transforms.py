@@ -46,7 +46,11 @@ def rotate_z(sample: Sample, angle: float, pivot: np.ndarray | None = None) -> S
     motion = np.eye(4)
     motion[:3, :3] = R
     motion[:3, 3] = pivot - R @ pivot
-    points = ((scene.points.astype(np.float64) - pivot) @ R.T + pivot).astype(np.float32)
+    x = scene.points[:, 0].astype(np.float64) - pivot[0]
+    y = scene.points[:, 1].astype(np.float64) - pivot[1]
+    points = scene.points.copy()  # written per column: a skinny (N,3)@(3,3) is slow
+    points[:, 0] = R[0, 0] * x + R[0, 1] * y + pivot[0]
+    points[:, 1] = R[1, 0] * x + R[1, 1] * y + pivot[1]
     objects = [dataclasses.replace(o, center=R @ (np.asarray(o.center, float) - pivot) + pivot,
                                    yaw=wrap_angle(o.yaw + angle)) for o in scene.objects]
     cameras = [dataclasses.replace(c, T_world_cam=motion @ c.T_world_cam)
@@ -113,14 +117,14 @@ def color_jitter(sample: Sample, rng: np.random.Generator, strength: float,
 
 
 def copy_sample(sample: Sample) -> Sample:
-    """A deep-enough copy: arrays are copied so callers may modify the result in place."""
+    """A copy sharing no array with ``sample``, so the result may be modified in place
+    (every array field of the scene is copied, including ones added to ``Scene`` later)."""
     scene = sample.scene
+    arrays = {f.name: getattr(scene, f.name).copy() for f in dataclasses.fields(scene)
+              if isinstance(getattr(scene, f.name), np.ndarray)}
     copied = dataclasses.replace(
         scene,
-        points=scene.points.copy(),
-        colors=None if scene.colors is None else scene.colors.copy(),
-        instance=None if scene.instance is None else scene.instance.copy(),
-        semantic=None if scene.semantic is None else scene.semantic.copy(),
+        **arrays,
         objects=[dataclasses.replace(o, center=np.array(o.center, float),
                                      size=np.array(o.size, float)) for o in scene.objects],
         cameras=[dataclasses.replace(c, image=c.image.copy(), K=c.K.copy(),

@@ -48,10 +48,35 @@ def osd_instances(labels: np.ndarray, merge_parts: bool = True,
     return instance, semantic
 
 
+def table_frame(table_points: np.ndarray) -> np.ndarray:
+    """Camera-to-world pose putting the scan in the synthetic benchmark's convention:
+    z up from the table plane (z = 0 on it), x along the camera's forward direction
+    projected on the table, origin below the camera, so "left" is +y as for the robot.
+    The plane is a least-squares fit (SVD) of the table points."""
+    finite = table_points[np.isfinite(table_points).all(axis=1)].astype(np.float64)
+    if len(finite) < 3:
+        raise ValueError("the table plane needs at least three table points")
+    centroid = finite.mean(axis=0)
+    normal = np.linalg.svd(finite - centroid, full_matrices=False)[2][2]
+    if np.dot(normal, -centroid) < 0:  # point from the table towards the camera (origin)
+        normal = -normal
+    forward = np.array([0.0, 0.0, 1.0]) - normal * normal[2]  # optical z on the plane
+    forward /= np.linalg.norm(forward)
+    left = np.cross(normal, forward)
+    R_world_cam = np.stack([forward, left, normal])  # rows: world axes in camera frame
+    camera_height = float(np.dot(-centroid, normal))
+    pose = np.eye(4)
+    pose[:3, :3] = R_world_cam
+    pose[:3, 3] = [0.0, 0.0, camera_height]
+    return pose
+
+
 def read_osd(path: str | Path, keep_nan: bool = False, merge_parts: bool = True,
-             table_as_instance: bool = False) -> CloudFile:
+             table_as_instance: bool = False, level: bool = False) -> CloudFile:
     """An OSD / mOSD scan as a labelled scene with its Kinect view (intrinsics fitted
-    from the organized grid, identity extrinsics)."""
+    from the organized grid). Points stay in the optical frame (identity extrinsics)
+    unless ``level``, which moves them to the z-up table frame of :func:`table_frame`
+    (what z-rotation augmentations and the synthetic scenes assume)."""
     cloud = read_cloud(path, keep_nan=True)
     path = cloud.path
     if "label" not in cloud.fields or cloud.scene.colors is None:
@@ -74,6 +99,12 @@ def read_osd(path: str | Path, keep_nan: bool = False, merge_parts: bool = True,
     scene.instance = instance[keep]
     scene.semantic = semantic[keep]
     scene.class_names = list(OSD_CLASSES)
+    if level:
+        pose = table_frame(scene.points[scene.semantic == OSD_CLASSES.index("table")])
+        scene.points = (scene.points.astype(np.float64) @ pose[:3, :3].T
+                        + pose[:3, 3]).astype(np.float32)
+        for camera in scene.cameras:
+            camera.T_world_cam = pose @ camera.T_world_cam
     categories = {}
     for object_id in np.unique(scene.instance[scene.instance >= 0]):
         first = np.flatnonzero(scene.instance == object_id)[0]
