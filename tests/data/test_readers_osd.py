@@ -100,6 +100,8 @@ def test_real_scans(shared):
         v, u = np.divmod(cloud.index, 640)
         np.testing.assert_allclose(camera.image[v, u] / 255.0, scene.colors, atol=1e-6)
         assert np.isnan(camera.depth).sum() == np.sum(labels == 0)
+        if path.name not in ("learn33.pcd", "learn40.pcd"):  # the scans with split parts
+            continue
         full = read_osd(path, keep_nan=True, merge_parts=False)
         assert len(full.scene.points) == 640 * 480
         np.testing.assert_array_equal(
