@@ -31,6 +31,8 @@ CORE = [
     "matplotlib>=3.8",
     "pillow>=10.0",
     "tensorboard>=2.16",
+    "pypcd4>=1.5",
+    "shapely>=2.0",
 ]
 ROS = [
     "ros-rclpy",
@@ -45,7 +47,7 @@ ROS = [
     "colcon-common-extensions",
 ]
 GPU = ["mamba-ssm>=2.2", "tensorrt>=10.0"]
-DEV = ["pytest>=8.0", "ruff>=0.6"]
+DEV = ["pytest>=8.0", "ruff>=0.6", "plyfile>=1.0"]  # plyfile (GPL) only cross-checks tests
 
 setup(
     name="query3d",
