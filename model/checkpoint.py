@@ -177,3 +177,20 @@ def load_checkpoint(
             raise CheckpointError(f"checkpoint {path} was made for a different network; "
                                   f"differing keys:\n  " + "\n  ".join(diff))
     return cfg, state
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu",
+               expected_config: Config | None = None, **model_kwargs: Any
+               ) -> tuple[torch.nn.Module, Config]:
+    """Build the network a checkpoint describes and load its weights and memory banks
+    (eval mode). ``model_kwargs`` go to ``build_model`` (e.g. ``text_encoder=None``)."""
+    from query3d.model.mrcosmo import build_model
+
+    cfg, state = load_checkpoint(path, expected_config)
+    model = build_model(cfg.model, **model_kwargs)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint {path} does not fit the network its config "
+                              f"describes: {exc}") from exc
+    return model.to(device).eval(), cfg

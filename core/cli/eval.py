@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import argparse
 
-from query3d.cli._common import add_json_option, not_built
+from query3d.cli._common import add_json_option, write_json
 
 HELP = "evaluate a checkpoint on a dataset split"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help=HELP, description=HELP)
+    p.add_argument("--checkpoint", required=True, metavar="CKPT", help="a query3d .pt file")
+    p.add_argument("--data", required=True, metavar="DIR", help="dataset root folder")
+    p.add_argument("--split", default="val", help="split name (default val)")
+    p.add_argument("--max-samples", type=int, default=0, metavar="N",
+                   help="score only the first N samples (0 = all)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     add_json_option(p)
-    p.set_defaults(run=not_built("eval", 5))
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from query3d.training.evaluation.report import format_table
+    from query3d.training.evaluation.run import run_evaluation
+
+    summary = run_evaluation(args.checkpoint, args.data, args.split,
+                             max_samples=args.max_samples, device=args.device)
+    print(format_table(summary))
+    write_json(args.json, summary)
+    return 0

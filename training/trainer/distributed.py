@@ -15,6 +15,11 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+# The gather-with-gradient runs its all_reduce inside backward, while DDP's reducer is
+# all-reducing gradient buckets on the default group; ranks whose graphs differ (another
+# number of targets) could interleave the two differently, so it gets its own group.
+_GRAD_GROUP: Any = None
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -47,14 +52,18 @@ def init_distributed(device: str = "auto") -> DistContext:
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo",
-                                device_id=dev if dev.type == "cuda" else None)
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+        dist.init_process_group(backend, device_id=dev if dev.type == "cuda" else None)
+        global _GRAD_GROUP
+        _GRAD_GROUP = dist.new_group(backend=backend)
     return DistContext(rank, world, local, dev)
 
 
 def cleanup_distributed() -> None:
+    global _GRAD_GROUP
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+    _GRAD_GROUP = None
 
 
 def barrier() -> None:
@@ -76,21 +85,22 @@ class _GatherWithGrad(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, tensor: torch.Tensor) -> torch.Tensor:
-        ctx.rank, ctx.rows = dist.get_rank(), tensor.shape[0]
-        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
-        dist.all_gather(parts, tensor.contiguous())
+        ctx.rank, ctx.rows = dist.get_rank(_GRAD_GROUP), tensor.shape[0]
+        parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size(_GRAD_GROUP))]
+        dist.all_gather(parts, tensor.contiguous(), group=_GRAD_GROUP)
         return torch.cat(parts, dim=0)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
         grad = grad.contiguous().clone()
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=_GRAD_GROUP)
         return grad[ctx.rank * ctx.rows:(ctx.rank + 1) * ctx.rows]
 
 
 def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     """Concatenate equal-shaped tensors of all ranks along dim 0 (rank order), keeping
-    gradients; identity in a single process."""
+    gradients; identity in a single process. Every rank must call it, and the input
+    must require grad on every rank, or the backward all_reduce waits forever."""
     if world_size() == 1:
         return tensor
     return _GatherWithGrad.apply(tensor)

@@ -74,7 +74,14 @@ class JsonlHook(Hook):
     that tests and plots read without TensorBoard."""
 
     def before_train(self) -> None:
+        """On resume, drop lines past the checkpoint's step: the interrupted run may have
+        logged steps that the resumed run is about to repeat."""
         self.path = self.trainer.out_dir / "log.jsonl"
+        if self.trainer.ctx.is_main and self.path.is_file():
+            step = self.trainer.global_step
+            lines = [line for line in self.path.read_text().splitlines()
+                     if line and json.loads(line).get("global_step", 0) <= step]
+            self.path.write_text("".join(line + "\n" for line in lines))
 
     def _write(self, record: dict) -> None:
         if self.trainer.ctx.is_main:

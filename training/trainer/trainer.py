@@ -65,6 +65,7 @@ class Trainer:
             raise ValueError(f"train.batch_size {tc.batch_size} (global) does not split "
                              f"evenly over {ctx.world_size} processes")
         self.per_rank_batch = tc.batch_size // ctx.world_size
+        self.train_set = train_set
         self.sampler = ResumableSampler(train_set, ctx.world_size, ctx.rank, shuffle=True,
                                         seed=tc.seed)
         self.loader_generator = torch.Generator()
@@ -177,6 +178,8 @@ class Trainer:
         while self.epoch < self.epochs:
             self.sampler.set_epoch(self.epoch, skip=self.step_in_epoch * self.per_rank_batch)
             self.loader_generator.manual_seed(self.cfg.train.seed * 100_003 + self.epoch)
+            if hasattr(self.train_set, "set_epoch"):  # augmentation draws depend on the epoch
+                self.train_set.set_epoch(self.epoch)
             self._call("before_epoch")
             for batch in self.loader:
                 self.run_step(batch)

@@ -1,0 +1,30 @@
+"""``query3d eval``: a checkpoint on a split -> every metric (one process or torchrun)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from query3d.model.checkpoint import load_model
+from query3d.training.evaluation.evaluate import evaluate
+from query3d.training.evaluation.predict import ModelPredictor
+from query3d.training.trainer.data import open_split
+from query3d.training.trainer.distributed import cleanup_distributed, init_distributed
+
+
+def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
+                   max_samples: int = 0, device: str = "auto") -> dict[str, Any]:
+    """The summary of ``ReferringMetrics`` plus where it came from and how long it took."""
+    ctx = init_distributed(device)
+    try:
+        model, cfg = load_model(checkpoint, ctx.device)
+        samples = open_split(cfg.data.kind, data, split)
+        start = time.perf_counter()
+        summary = evaluate(ModelPredictor(model, cfg.model), samples, max_samples, ctx)
+        summary.update(checkpoint=str(checkpoint), data=str(data), split=split,
+                       data_kind=cfg.data.kind, preset=cfg.preset,
+                       wall_s=time.perf_counter() - start)
+        return summary
+    finally:
+        cleanup_distributed()

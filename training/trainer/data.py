@@ -1,0 +1,104 @@
+"""From a dataset of ``Sample``s to what one training forward needs.
+
+Augmentation draws from a generator seeded by (seed, epoch, index), never from a global
+RNG, so a sample looks the same whichever process or worker loads it and whether or not
+the run was resumed; that is what makes resumed and multi-process runs reproducible.
+Preprocessing (kNN, voxels, windows, FPS, camera projections) runs here, in the loader
+workers, not in the training step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from query3d.config import Config
+from query3d.model.losses import QueryTargets
+from query3d.model.preprocess import FrameInputs, prepare_frame
+from query3d.training.data.augment import AugmentConfig, augment, take_points
+from query3d.training.data.sample import Sample
+
+SYNTHETIC_KINDS = ("tabletop", "room")
+REFER_KINDS = ("scanrefer", "multi3drefer")
+
+
+def open_split(kind: str, root: str | Path, split: str) -> Sequence[Sample]:
+    """The samples of ``split`` under ``root`` for a ``data.kind``.
+
+    Synthetic data: the folder ``query3d data`` wrote. ScanRefer / Multi3DRefer: the
+    3D-STMN layout, ``ScanRefer/ScanRefer_filtered_{split}.json`` or
+    ``Multi3DRefer/multi3drefer_{split}.json`` beside ``scannetv2/{split}/*_refer.pth``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"data folder {root} does not exist")
+    if kind in SYNTHETIC_KINDS:
+        from query3d.training.data.synthetic import SyntheticDataset
+
+        return SyntheticDataset(root, split)
+    if kind in REFER_KINDS:
+        from query3d.training.data.readers import ReferDataset, read_multi3drefer, read_scanrefer
+
+        if kind == "scanrefer":
+            ann, read = root / "ScanRefer" / f"ScanRefer_filtered_{split}.json", read_scanrefer
+        else:
+            ann, read = root / "Multi3DRefer" / f"multi3drefer_{split}.json", read_multi3drefer
+        if not ann.is_file():
+            raise ValueError(f"{kind} split {split!r}: annotation file {ann} is missing")
+        return ReferDataset(read(ann), root / "scannetv2" / split)
+    raise ValueError(f"data.kind {kind!r} cannot be trained on; choose one of "
+                     f"{', '.join(SYNTHETIC_KINDS + REFER_KINDS)}")
+
+
+@dataclass
+class TrainItem:
+    """One sample ready for a forward: ``index`` orders it globally within the epoch."""
+
+    index: int
+    sample: Sample
+    frame: FrameInputs
+    targets: QueryTargets
+
+
+def prepare_sample(sample: Sample, cfg: Config, rng: np.random.Generator | None
+                   ) -> tuple[Sample, FrameInputs, QueryTargets]:
+    """Augment (when ``rng`` is given), cap the point count, preprocess, build targets."""
+    if rng is not None and cfg.data.augment:
+        sample = augment(sample, rng, AugmentConfig.from_data_config(cfg.data))
+    n, cap = len(sample.scene.points), cfg.data.max_points
+    if cap > 0 and n > cap:
+        picker = rng if rng is not None else np.random.default_rng(0)
+        keep = np.sort(picker.choice(n, size=cap, replace=False))
+        sample = Sample(take_points(sample.scene, keep), sample.query)
+    names = list(sample.scene.class_names)
+    if len(names) > cfg.model.num_classes:
+        raise ValueError(f"scene {sample.scene.scene_id} has {len(names)} classes but "
+                         f"model.num_classes is {cfg.model.num_classes}")
+    scene = sample.scene
+    frame = prepare_frame(scene.points, scene.colors, cfg.model, cameras=scene.cameras or None)
+    targets = QueryTargets.from_sample(sample, frame.origin.numpy(), names)
+    return sample, frame, targets
+
+
+class TrainingSet:
+    """Augmented, preprocessed view of a dataset; ``set_epoch`` changes the draws."""
+
+    def __init__(self, samples: Sequence[Sample], cfg: Config, train: bool = True) -> None:
+        self.samples, self.cfg, self.train = samples, cfg, train
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> TrainItem:
+        rng = None
+        if self.train:
+            rng = np.random.default_rng([self.cfg.train.seed, self.epoch, index])
+        sample, frame, targets = prepare_sample(self.samples[index], self.cfg, rng)
+        return TrainItem(index, sample, frame, targets)

@@ -1,0 +1,101 @@
+"""``query3d train``: config + data folder -> run folder, in one process or under torchrun."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from query3d.config import load_config, to_dict
+from query3d.model.mrcosmo import build_model
+from query3d.training.evaluation.evaluate import evaluate, flat_metrics
+from query3d.training.evaluation.predict import ModelPredictor
+from query3d.training.trainer.data import TrainingSet, open_split
+from query3d.training.trainer.distributed import cleanup_distributed, init_distributed
+from query3d.training.trainer.objective import ReferringObjective
+from query3d.training.trainer.trainer import Trainer
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def run_training(
+    config: str | Path,
+    data: str | Path,
+    out: str | Path,
+    epochs: int | None = None,
+    resume: bool = False,
+    max_steps: int = 0,
+    device: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train; returns a JSON-able summary (the same on every rank, ``is_main`` marks rank 0).
+
+    A run folder that already holds ``last.pt`` is only continued with ``resume=True``,
+    never silently overwritten.
+    """
+    train_over: dict[str, Any] = {}
+    if epochs is not None:
+        train_over["epochs"] = epochs
+    if device is not None:
+        train_over["device"] = device
+    merged: dict[str, Any] = {"data": {"root": str(data)}}
+    if train_over:
+        merged["train"] = train_over
+    for section, values in (overrides or {}).items():
+        merged.setdefault(section, {}).update(values)
+    cfg = load_config(config, merged)
+    out = Path(out)
+    last = out / "last.pt"
+    if resume and not last.is_file():
+        raise ValueError(f"--resume: {last} does not exist (nothing to continue)")
+    if not resume and last.is_file():
+        raise ValueError(f"{out} already holds last.pt; pass --resume to continue it or "
+                         "choose another --out")
+    ctx = init_distributed(cfg.train.device)
+    try:
+        seed_everything(cfg.train.seed)
+        model = build_model(cfg.model).to(ctx.device)
+        train_samples = open_split(cfg.data.kind, data, cfg.data.train_split)
+        val_samples = open_split(cfg.data.kind, data, cfg.data.val_split)
+
+        def validate(net: torch.nn.Module) -> dict[str, float]:
+            return flat_metrics(evaluate(ModelPredictor(net, cfg.model), val_samples,
+                                         cfg.train.eval_max_samples, ctx))
+
+        trainer = Trainer(cfg, model, ReferringObjective(model, cfg),
+                          TrainingSet(train_samples, cfg), out, ctx, validate,
+                          max_steps=max_steps)
+        if ctx.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+        if resume:
+            trainer.resume(last)
+        start = time.perf_counter()
+        trainer.train()
+        return {
+            "is_main": ctx.is_main,
+            "world_size": ctx.world_size,
+            "device": str(ctx.device),
+            "epoch": trainer.epoch,
+            "global_step": trainer.global_step,
+            "steps_per_epoch": trainer.steps_per_epoch,
+            "finished": trainer.epoch >= trainer.epochs,
+            "wall_s": time.perf_counter() - start,
+            "last_losses": trainer.step_losses,
+            "best_metric": cfg.train.best_metric,
+            "best_value": trainer.best_value,
+            "best_epoch": trainer.best_epoch,
+            "val_metrics": trainer.val_metrics,
+            "run_dir": str(out),
+        }
+    finally:
+        cleanup_distributed()
