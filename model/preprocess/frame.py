@@ -113,7 +113,7 @@ def prepare_frame(points: Any, colors: Any | None = None, cfg: ModelConfig | Non
                                                     cfg.window_group_size, shift=half)
     frame = FrameInputs(
         xyz=xyz, origin=origin.float(), rgb=rgb,
-        knn=knn_indices(xyz, cfg.knn_k),
+        knn=knn_indices(xyz, cfg.knn_k, locality=scales[0].point2voxel),
         voxel_coords=[s.coords for s in scales],
         voxel_center=[s.center for s in scales],
         point2voxel=[s.point2voxel for s in scales],

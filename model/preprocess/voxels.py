@@ -56,31 +56,39 @@ def voxel_members(point2voxel: torch.Tensor, num_voxels: int, cap: int,
     return members
 
 
+def _unique_rows(coords: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unique non-negative integer rows in key order, and each input row's unique index."""
+    extent = coords.max(dim=0).values + 1
+    keys, inverse = torch.unique(linear_keys(coords, extent), sorted=True, return_inverse=True)
+    unique = torch.stack([keys // (extent[1] * extent[2]), (keys // extent[2]) % extent[1],
+                          keys % extent[2]], dim=1)
+    return unique, inverse
+
+
 def voxelize(xyz: torch.Tensor, rgb: torch.Tensor, voxel_size: float, scales: list[int],
              member_cap: int) -> list[VoxelScale]:
-    """Voxelize a centred cloud at ``voxel_size * scale`` for every scale (finest first)."""
+    """Voxelize a centred cloud at ``voxel_size * scale`` for every scale (finest first).
+
+    Coarse scales are built from the fine voxels (V_0 rows, not N points)."""
     if voxel_size <= 0:
         raise ValueError(f"voxel_size must be > 0, got {voxel_size}")
     if not scales or any(s < 1 for s in scales) or list(scales) != sorted(set(scales)):
         raise ValueError(f"voxel_scales must be increasing positive integers, got {scales}")
+    if any(s % scales[0] for s in scales):
+        raise ValueError(f"voxel_scales must be multiples of the first, got {scales}")
     low = xyz.double().min(dim=0).values
-    fine = torch.floor((xyz.double() - low) / (voxel_size * scales[0])).long()
+    fine_edge = voxel_size * scales[0]
+    fine_coords, fine_of_point = _unique_rows(
+        torch.floor((xyz.double() - low) / fine_edge).long())
     order_key = point_hash(torch.cat([xyz, rgb], dim=1))
     out = []
     for scale in scales:
-        factor = scale // scales[0] if scale % scales[0] == 0 else None
-        if factor is None:
-            raise ValueError(f"voxel_scales must be multiples of the first, got {scales}")
-        coords = torch.div(fine, factor, rounding_mode="floor")
-        extent = coords.max(dim=0).values + 1
-        keys, point2voxel = torch.unique(linear_keys(coords, extent), sorted=True,
-                                         return_inverse=True)
-        unique_coords = torch.stack([keys // (extent[1] * extent[2]),
-                                     (keys // extent[2]) % extent[1], keys % extent[2]], dim=1)
-        edge = voxel_size * scale
-        center = (low + (unique_coords.double() + 0.5) * edge).float()
-        members = voxel_members(point2voxel, keys.shape[0], member_cap, order_key)
-        out.append(VoxelScale(unique_coords, center, point2voxel, members))
+        factor = scale // scales[0]
+        coords, of_fine = _unique_rows(torch.div(fine_coords, factor, rounding_mode="floor"))
+        point2voxel = of_fine[fine_of_point]
+        center = (low + (coords.double() + 0.5) * (fine_edge * factor)).float()
+        members = voxel_members(point2voxel, coords.shape[0], member_cap, order_key)
+        out.append(VoxelScale(coords, center, point2voxel, members))
     return out
 
 

@@ -75,6 +75,8 @@ def test_knn_matches_ckdtree_and_torch_path():
     x = torch.from_numpy(pts)
     assert torch.equal(knn_indices(x, 5, backend="kdtree"), torch.from_numpy(ref))
     assert torch.equal(knn_indices(x, 5, backend="torch", chunk=128), torch.from_numpy(ref))
+    locality = torch.from_numpy(np.floor(pts[:, 0] * 3).astype(np.int64))
+    assert torch.equal(knn_indices(x, 5, locality=locality), torch.from_numpy(ref))
 
 
 def test_knn_excludes_self_with_duplicates_and_pads_tiny_clouds():
