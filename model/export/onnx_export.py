@@ -16,6 +16,7 @@ request goes through a version converter that may fail; we then fail loudly).
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import re
@@ -26,6 +27,8 @@ from typing import Any
 
 import onnx
 import torch
+
+from query3d.model.export.lowering import lower_for_onnx
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,15 @@ def _dynamic_shapes(
             dims.setdefault(dim_name, torch.export.Dim(dim_name, min=MIN_DIM, max=MAX_DIM))
         shapes.append({axis % tensor.dim(): dims[d] for axis, d in axes.items()} or None)
     return tuple(shapes)
+
+
+def _match_signature(module: torch.nn.Module, shapes: tuple) -> tuple:
+    """torch.export wants dynamic_shapes shaped like forward's parameters: a module taking
+    ``*tensors`` gets all shapes inside one tuple."""
+    params = list(inspect.signature(module.forward).parameters.values())
+    if len(params) == 1 and params[0].kind is inspect.Parameter.VAR_POSITIONAL:
+        return (shapes,)
+    return shapes
 
 
 def _name_dynamic_dims(model: onnx.ModelProto, dynamic_axes: DynamicAxes) -> None:
@@ -175,9 +187,11 @@ def export_onnx(
         # torch.export first, on its own: handed a Dim, torch.onnx.export narrows ranges
         # instead of raising, so a size-specialised graph would pass unnoticed.
         with torch.no_grad():
-            exported = torch.export.export(module, args, dynamic_shapes=shapes, strict=False)
+            exported = torch.export.export(
+                module, args, dynamic_shapes=_match_signature(module, shapes), strict=False
+            )
             program = torch.onnx.export(
-                exported,
+                lower_for_onnx(exported),
                 input_names=names,
                 output_names=list(output_names),
                 opset_version=opset,
