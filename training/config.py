@@ -25,6 +25,7 @@ class TrainConfig:
     eval_max_samples: int = 0  # validate on the first N val samples; 0 = all
     checkpoint_every: int = 0  # steps between mid-epoch last.pt saves; 0 = per epoch
     best_metric: str = "miou"  # validation key that decides best.pt (higher is better)
+    deterministic: bool = False  # deterministic kernels: bit-exact reruns and resumes
     ddp_find_unused: bool = True  # DDP: tolerate branches unused in a step (no images)
 
 
@@ -43,3 +44,5 @@ class DataConfig:
     jitter_sigma: float = 0.002
     color_jitter: float = 0.05
     point_dropout: float = 0.1
+    crop_size: float | None = None  # metres; None = no cropping
+    view_dependent: str = "skip"  # skip | rotate_camera: left/right stay true

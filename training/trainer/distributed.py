@@ -115,6 +115,15 @@ def gather_objects(obj: Any) -> list[Any]:
     return out
 
 
+def broadcast_buffers(module: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm statistics drift apart because each
+    rank normalises its own samples; memory banks are already equal)."""
+    if world_size() == 1:
+        return
+    for buffer in module.buffers():
+        dist.broadcast(buffer.data, src=0)
+
+
 def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
     """Mean of a (detached) tensor over ranks, for logging the global batch's losses."""
     if world_size() == 1:

@@ -11,6 +11,7 @@ is a hook.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from query3d.config import Config
 from query3d.model.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
-from query3d.training.trainer.distributed import DistContext, all_reduce_mean
+from query3d.training.trainer.distributed import (
+    DistContext,
+    all_reduce_mean,
+    broadcast_buffers,
+)
 from query3d.training.trainer.hooks import (
     CheckpointHook,
     EvalHook,
@@ -97,6 +102,7 @@ class Trainer:
         self.best_value: float | None = None
         self.best_epoch = -1
         self.step_losses: dict[str, float] = {}
+        self.lr = self.current_lr  # the rate the last step used
         self.val_metrics: dict | None = None
         self.val_metrics_epoch = -1
         self.hooks = list(default_hooks() if hooks is None else hooks)
@@ -104,7 +110,7 @@ class Trainer:
             hook.trainer = self
 
     @property
-    def lr(self) -> float:
+    def current_lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
     def _call(self, moment: str) -> None:
@@ -139,6 +145,7 @@ class Trainer:
     # -- loop ------------------------------------------------------------------------
     def run_step(self, batch: list[Any]) -> None:
         self.step_module.train()
+        self.lr = self.current_lr
         with torch.autocast(device_type=self.ctx.device.type, enabled=self.amp):
             terms = self.step_module(batch)
         loss = terms["loss"]
@@ -170,9 +177,18 @@ class Trainer:
         not overwrite ``last.pt`` with its half-updated state.
         """
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._call("before_train")
-        self._loop()
-        self._call("after_train")
+        was_deterministic = torch.are_deterministic_algorithms_enabled()
+        if self.cfg.train.deterministic:
+            # Threaded CPU scatter/index_put accumulate in a racy order; cuBLAS needs a
+            # fixed workspace. Both change the last bits of a loss from run to run.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+            torch.use_deterministic_algorithms(True)
+        try:
+            self._call("before_train")
+            self._loop()
+            self._call("after_train")
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic)
 
     def _loop(self) -> None:
         while self.epoch < self.epochs:
@@ -187,7 +203,9 @@ class Trainer:
                 self.global_step += 1
                 self._call("after_step")
                 if self.max_steps and self.global_step >= self.max_steps:
+                    broadcast_buffers(self.model)
                     return
             self.epoch += 1
             self.step_in_epoch = 0
+            broadcast_buffers(self.model)  # validate and save what rank 0 holds
             self._call("after_epoch")
