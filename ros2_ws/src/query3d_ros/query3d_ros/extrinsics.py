@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 try:  # robots with a full ROS install have tf2; pip installs do not
     import tf2_ros as _tf2_ros
@@ -17,23 +18,23 @@ except ImportError:  # pragma: no cover - depends on the machine
 
 
 def pose_to_matrix(pose: Sequence[float]) -> np.ndarray:
-    """[x, y, z, qx, qy, qz, qw] -> 4x4 homogeneous transform."""
+    """[x, y, z, qx, qy, qz, qw] -> 4x4 homogeneous transform (quaternion normalised)."""
     values = np.asarray(pose, dtype=np.float64)
     if values.shape != (7,):
         raise ValueError(f"a pose needs 7 numbers x y z qx qy qz qw, got {values.size}")
-    x, y, z, qx, qy, qz, qw = values
-    norm = np.sqrt(qx * qx + qy * qy + qz * qz + qw * qw)
-    if not np.isfinite(norm) or norm < 1e-9:
-        raise ValueError(f"pose quaternion {values[3:].tolist()} is not a rotation")
-    qx, qy, qz, qw = np.array([qx, qy, qz, qw]) / norm
+    if not np.isfinite(values).all() or np.linalg.norm(values[3:]) < 1e-9:
+        raise ValueError(f"pose {values.tolist()} is not a finite rigid transform")
     out = np.eye(4)
-    out[:3, :3] = [
-        [1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qz * qw), 2 * (qx * qz + qy * qw)],
-        [2 * (qx * qy + qz * qw), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - qx * qw)],
-        [2 * (qx * qz - qy * qw), 2 * (qy * qz + qx * qw), 1 - 2 * (qx * qx + qy * qy)],
-    ]
-    out[:3, 3] = (x, y, z)
+    out[:3, :3] = Rotation.from_quat(values[3:]).as_matrix()
+    out[:3, 3] = values[:3]
     return out
+
+
+def matrix_to_pose(T: np.ndarray) -> list[float]:
+    """4x4 -> [x, y, z, qx, qy, qz, qw], the inverse of ``pose_to_matrix``."""
+    T = np.asarray(T, dtype=np.float64)
+    quat = Rotation.from_matrix(T[:3, :3]).as_quat()
+    return [float(v) for v in (*T[:3, 3], *quat)]
 
 
 class TfExtrinsics:
