@@ -1,0 +1,131 @@
+"""On-disk format of a synthetic split, written byte-identically for the same seed.
+
+```
+DIR/<split>/meta.json                    generator options, class names, colours
+DIR/<split>/queries.json                 Multi3DRefer-like records, all scenes
+DIR/<split>/scenes/<scene_id>/cloud.npz  points f32 (N,3), colors u8 (N,3),
+                                         instance i32 (N,), semantic i32 (N,)
+                              objects.json   oriented boxes, colour, scene graph
+                              cameras.json   K, T_world_cam, image size per camera
+                              camN_rgb.png, camN_depth.png (uint16 mm, 0 = none),
+                              camN_instance.png (uint16, instance + 1, 0 = none)
+```
+``np.savez_compressed`` stamps the current time into its zip entries, so clouds are
+written through ``zipfile`` with a fixed timestamp instead.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from query3d.training.data.synthetic.sensor import depth_to_millimetres, millimetres_to_depth
+
+CLOUD_KEYS = ("points", "colors", "instance", "semantic")
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def dumps(payload: Any) -> str:
+    return json.dumps(payload, indent=1, sort_keys=True) + "\n"
+
+
+def write_json(path: Path, payload: Any) -> None:
+    path.write_text(dumps(payload))
+
+
+def write_records(path: Path, records: list[dict]) -> None:
+    """A JSON list with one record per line: diffable and quick to scan."""
+    body = ",\n".join(json.dumps(r, sort_keys=True) for r in records)
+    path.write_text("[\n" + body + "\n]\n" if records else "[]\n")
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]),
+                                      allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=_FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue(), compresslevel=6)
+
+
+def read_cloud(path: Path) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: cloud file missing")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in CLOUD_KEYS if k not in z.files]
+            if missing:
+                raise ValueError(f"{path}: cloud lacks arrays {missing}")
+            arrays = {k: z[k] for k in CLOUD_KEYS}
+    except (zipfile.BadZipFile, EOFError, OSError) as err:
+        raise ValueError(f"{path}: not a readable .npz cloud ({err})") from err
+    n = len(arrays["points"])
+    if arrays["points"].shape != (n, 3) or any(len(arrays[k]) != n for k in CLOUD_KEYS):
+        raise ValueError(f"{path}: cloud arrays disagree in length or shape")
+    return arrays
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    if array.dtype == np.uint16:
+        img = Image.fromarray(array)  # 16-bit greyscale ("I;16")
+    else:
+        img = Image.fromarray(np.ascontiguousarray(array))
+    img.save(path, format="PNG", compress_level=3)
+
+
+def read_png(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: image missing")
+    with Image.open(path) as img:
+        arr = np.array(img)
+    if arr.dtype == np.int32:  # PIL opens 16-bit PNGs as mode "I"
+        arr = arr.astype(np.uint16)
+    return arr
+
+
+def write_scene(scene_dir: Path, record) -> None:
+    """All files of one ``SceneRecord``."""
+    scene_dir.mkdir(parents=True, exist_ok=True)
+    write_npz(scene_dir / "cloud.npz", record.cloud)
+    write_json(scene_dir / "objects.json", record.objects)
+    cameras = []
+    for k, view in enumerate(record.views):
+        cam = view.camera
+        stem = f"cam{k}"
+        write_png(scene_dir / f"{stem}_rgb.png", view.rgb)
+        write_png(scene_dir / f"{stem}_depth.png", depth_to_millimetres(view.depth))
+        write_png(scene_dir / f"{stem}_instance.png", (view.instance + 1).astype(np.uint16))
+        cameras.append({
+            "name": cam.name, "width": cam.width, "height": cam.height,
+            "K": np.round(cam.K, 6).tolist(),
+            "T_world_cam": np.round(cam.T_world_cam, 8).tolist(),
+            "rgb": f"{stem}_rgb.png", "depth": f"{stem}_depth.png",
+            "instance": f"{stem}_instance.png", "depth_scale": 0.001,
+        })
+    write_json(scene_dir / "cameras.json", cameras)
+
+
+def read_depth(path: Path) -> np.ndarray:
+    mm = read_png(path)
+    if mm.dtype != np.uint16 or mm.ndim != 2:
+        raise ValueError(f"{path}: depth must be a 16-bit single-channel PNG, got "
+                         f"{mm.dtype} {mm.shape}")
+    return millimetres_to_depth(mm)
+
+
+def read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: invalid JSON ({err})") from err
