@@ -1,15 +1,90 @@
-"""`query3d bench`: benchmark backends and point counts."""
+"""`query3d bench`: latency and memory per backend and point count, in one run."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
 
-from query3d.cli._common import add_json_option, not_built
+from query3d.cli._common import add_json_option, write_json
 
-HELP = "benchmark backends and point counts"
+
+def _csv_ints(value: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {value!r}"
+        ) from exc
+    if not sizes or min(sizes) < 10:
+        raise argparse.ArgumentTypeError(f"point counts must be >= 10, got {value!r}")
+    return sizes
+
+
+def add_model_source(p: argparse.ArgumentParser) -> None:
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--checkpoint", type=Path, help="a trained query3d checkpoint")
+    source.add_argument(
+        "--config",
+        help="a preset or YAML file: build the network with RANDOM weights (untrained; "
+        "latency and export only, until a checkpoint exists)",
+    )
+
+
+def resolve_checkpoint(args: argparse.Namespace, scratch: Path) -> tuple[Path, bool]:
+    """The checkpoint to load and whether it is an untrained stand-in."""
+    if args.checkpoint is not None:
+        return args.checkpoint, False
+    from query3d.config import load_config
+    from query3d.model.runtime.benchmark import untrained_checkpoint
+
+    print(f"UNTRAINED: building {args.config!r} with random weights (no checkpoint given)")
+    return untrained_checkpoint(load_config(args.config), scratch / "untrained.pt"), True
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help=HELP, description=HELP)
+    p = sub.add_parser(
+        "bench",
+        help="benchmark backends and point counts",
+        description="Median / p90 latency per stage (preprocess, text, network, "
+        "postprocess) and peak memory for each backend and point count, with the ratios "
+        "between backends measured in the same run.",
+    )
+    add_model_source(p)
+    p.add_argument("--points", type=_csv_ints, default=[5000, 20000, 50000, 100000])
+    p.add_argument(
+        "--backends",
+        default="torch,onnxruntime",
+        help="comma-separated: torch, onnxruntime, tensorrt",
+    )
+    p.add_argument("--runs", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--text", default="the small red box next to the blue one")
     add_json_option(p)
-    p.set_defaults(run=not_built("bench", 6))
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from query3d.model.runtime.benchmark import format_table, run_benchmark
+    from query3d.model.runtime.segmenter import Segmenter
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("onnx_ir", "onnxscript", "torch"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    with tempfile.TemporaryDirectory(prefix="query3d-bench-") as scratch:
+        checkpoint, untrained = resolve_checkpoint(args, Path(scratch))
+        segmenters = {name: Segmenter(checkpoint, backend=name) for name in backends}
+        for segmenter in segmenters.values():
+            segmenter.warmup()  # exports / builds graphs before anything is timed
+        report = run_benchmark(segmenters, args.points, args.runs, args.warmup, args.text)
+    report["untrained"] = untrained
+    report["checkpoint"] = "untrained " + args.config if untrained else str(checkpoint)
+    if untrained:
+        print("UNTRAINED network (random weights): latency only, no accuracy meaning")
+    print(format_table(report))
+    write_json(args.json, report)
+    sys.stdout.flush()
+    return 0

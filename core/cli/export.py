@@ -1,15 +1,165 @@
-"""`query3d export`: export the frame graph to ONNX / TensorRT."""
+"""`query3d export`: the frame graph to ONNX (and TensorRT engines), checked on the way."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import logging
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
 
-from query3d.cli._common import add_json_option, not_built
+from query3d.cli._common import add_json_option, write_json
+from query3d.cli.bench import add_model_source, resolve_checkpoint
 
-HELP = "export the frame graph to ONNX / TensorRT"
+log = logging.getLogger("query3d.export")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help=HELP, description=HELP)
+    p = sub.add_parser(
+        "export",
+        help="export the frame graph to ONNX / TensorRT",
+        description="Export the frame graph (preprocessing and text encoder stay outside) to "
+        "ONNX with a dynamic point count and metadata; check it against onnxruntime and the "
+        "TensorRT ONNX parser's operator list; optionally build TensorRT engines.",
+    )
+    add_model_source(p)
+    p.add_argument("--out", type=Path, required=True, help="folder for frame*.onnx")
+    p.add_argument("--opset", type=int, default=18)
+    p.add_argument("--no-images", action="store_true", help="skip the camera-image graph")
+    p.add_argument(
+        "--verify-points",
+        type=int,
+        default=3000,
+        help="point count (not the export example's) for the onnxruntime check",
+    )
+    trt = p.add_argument_group("TensorRT")
+    trt.add_argument("--tensorrt", action="store_true", help="also build TensorRT engines")
+    trt.add_argument("--precision", choices=["fp16", "fp32"], default=None)
+    trt.add_argument("--min-points", type=int, default=None)
+    trt.add_argument("--opt-points", type=int, default=None)
+    trt.add_argument("--max-points", type=int, default=None)
+    trt.add_argument("--workspace-mb", type=int, default=None)
+    trt.add_argument("--engine-cache", type=Path, default=None)
+    trt.add_argument(
+        "--build-only",
+        action="store_true",
+        help="build (or find cached) engines and exit: no test inference",
+    )
     add_json_option(p)
-    p.set_defaults(run=not_built("export", 6))
+    p.set_defaults(run=run)
+
+
+def _runtime_overrides(args: argparse.Namespace, runtime: Any) -> Any:
+    values = {
+        "trt_precision": args.precision,
+        "trt_min_points": args.min_points,
+        "trt_opt_points": args.opt_points,
+        "trt_max_points": args.max_points,
+        "trt_workspace_mb": args.workspace_mb,
+        "engine_cache_dir": str(args.engine_cache) if args.engine_cache else None,
+    }
+    return dataclasses.replace(runtime, **{k: v for k, v in values.items() if v is not None})
+
+
+def _max_abs_diff(a: dict, b: dict) -> dict[str, float]:
+    return {k: float((a[k].float() - b[k].float()).abs().max()) for k in a if a[k].numel()}
+
+
+def _export_one(seg: Any, with_images: bool, args: argparse.Namespace, extra: dict) -> dict:
+    from query3d.model.export.frame_graph import export_frame_graph
+    from query3d.model.export.trt_ops import check_tensorrt_compatibility
+    from query3d.model.mrcosmo import EXPORT_OUTPUTS
+    from query3d.model.runtime.backends import OnnxRuntimeBackend
+    from query3d.model.runtime.profile import tensorrt_profile
+    from query3d.model.runtime.segmenter import GRAPH_FILES
+
+    path = args.out / GRAPH_FILES[with_images]
+    start = time.perf_counter()
+    export_frame_graph(
+        seg.net, seg.cfg, seg.example(with_images), path, EXPORT_OUTPUTS, args.opset, extra
+    )
+    info: dict[str, Any] = {
+        "path": str(path),
+        "export_s": time.perf_counter() - start,
+        "size_mb": path.stat().st_size / 1e6,
+    }
+    verify = seg.example(with_images, num_points=args.verify_points)
+    reference = seg.backend(with_images).run(verify)
+    info["onnxruntime_max_abs_diff"] = _max_abs_diff(
+        OnnxRuntimeBackend(path).run(verify), reference
+    )
+    profile = tensorrt_profile(seg.cfg, with_images)
+    info["tensorrt_profile"] = profile
+    info["tensorrt_problems"] = [str(p) for p in check_tensorrt_compatibility(path, profile)]
+    return info
+
+
+def run(args: argparse.Namespace) -> int:
+    from query3d.model.runtime.errors import BackendUnavailable
+    from query3d.model.runtime.segmenter import Segmenter
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("onnx_ir", "onnxscript", "torch"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    summary: dict[str, Any] = {"graphs": {}}
+    with tempfile.TemporaryDirectory(prefix="query3d-export-") as scratch:
+        checkpoint, untrained = resolve_checkpoint(args, Path(scratch))
+        seg = Segmenter(checkpoint, backend="torch")
+        seg.cfg = dataclasses.replace(seg.cfg, runtime=_runtime_overrides(args, seg.cfg.runtime))
+        variants = [False] + ([True] if seg.cfg.model.use_images and not args.no_images else [])
+        extra = {"class_names": seg.class_names, "untrained": untrained}
+        for with_images in variants:
+            info = _export_one(seg, with_images, args, extra)
+            summary["graphs"]["images" if with_images else "points"] = info
+            worst = max(info["onnxruntime_max_abs_diff"].values())
+            print(
+                f"{info['path']}: {info['size_mb']:.1f} MB in {info['export_s']:.1f} s; "
+                f"onnxruntime vs torch max |diff| {worst:.2e}; "
+                f"TensorRT parser problems: {len(info['tensorrt_problems'])}"
+            )
+            for problem in info["tensorrt_problems"]:
+                print(f"  TensorRT: {problem}")
+    summary["untrained"] = untrained
+    failed = any(
+        max(g["onnxruntime_max_abs_diff"].values()) > 1e-3 for g in summary["graphs"].values()
+    )
+    if args.tensorrt:
+        if any(g["tensorrt_problems"] for g in summary["graphs"].values()):
+            print("not building TensorRT engines: the graph uses what the parser rejects")
+            write_json(args.json, summary)
+            return 1
+        try:
+            summary["engines"] = _build_engines(seg, summary, args)
+        except BackendUnavailable as exc:
+            print(f"TensorRT: {exc}")
+            write_json(args.json, summary)
+            return 2
+    write_json(args.json, summary)
+    return 1 if failed else 0
+
+
+def _build_engines(seg: Any, summary: dict, args: argparse.Namespace) -> dict:
+    from query3d.model.export.tensorrt_engine import TensorRTRunner, cached_engine
+
+    runtime, engines = seg.cfg.runtime, {}
+    for key, info in summary["graphs"].items():
+        engine = cached_engine(
+            info["path"],
+            runtime.engine_cache_dir,
+            runtime.trt_precision,
+            info["tensorrt_profile"],
+            runtime.trt_workspace_mb,
+        )
+        engines[key] = {"path": str(engine)}
+        if not args.build_only:
+            example = seg.example(
+                key == "images", num_points=max(args.verify_points, runtime.trt_min_points)
+            )
+            got = {k: v.cpu() for k, v in TensorRTRunner(engine).run(example).items()}
+            engines[key]["max_abs_diff"] = _max_abs_diff(
+                got, seg.backend(key == "images").run(example)
+            )
+        print(f"TensorRT engine {engine}")
+    return engines

@@ -92,16 +92,21 @@ def _walk(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
                 yield from _walk(sub)
 
 
-def _value_types(model: onnx.ModelProto) -> dict[str, int]:
+def _value_types(model: onnx.ModelProto) -> tuple[dict[str, int], dict[str, int]]:
+    """Element type and rank of every value whose type shape inference could tell."""
     types: dict[str, int] = {}
+    ranks: dict[str, int] = {}
     graphs = [model.graph]
     while graphs:
         graph = graphs.pop()
         for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
             if vi.type.HasField("tensor_type"):
                 types[vi.name] = vi.type.tensor_type.elem_type
+                if vi.type.tensor_type.HasField("shape"):
+                    ranks[vi.name] = len(vi.type.tensor_type.shape.dim)
         for init in graph.initializer:
             types[init.name] = init.data_type
+            ranks[init.name] = len(init.dims)
         for node in graph.node:
             if node.op_type == "Constant":
                 for attr in node.attribute:
@@ -109,7 +114,7 @@ def _value_types(model: onnx.ModelProto) -> dict[str, int]:
                         types[node.output[0]] = attr.t.data_type
             for attr in node.attribute:
                 graphs.extend([attr.g] if attr.type == onnx.AttributeProto.GRAPH else attr.graphs)
-    return types
+    return types, ranks
 
 
 def _primary_inputs(node: onnx.NodeProto, opset: int) -> list[str]:
@@ -141,17 +146,20 @@ def _check_types(
         to = next((a.i for a in node.attribute if a.name == "to"), None)
         if to is not None:
             checked[f"{node.output[0]} (to)"] = to
+    bad = []
     for name, elem in checked.items():
         kind = ONNX_TYPE_NAMES.get(elem, f"type#{elem}")
         if kind not in spec.types:
-            problems.append(
-                TrtProblem(
-                    where,
-                    node.op_type,
-                    f"{name!r} is {kind}; TensorRT supports {node.op_type} on "
-                    f"{', '.join(spec.types)} only",
-                )
+            bad.append(f"{name!r} is {kind}")
+    if bad:
+        problems.append(
+            TrtProblem(
+                where,
+                node.op_type,
+                f"{', '.join(bad)}; TensorRT supports {node.op_type} on "
+                f"{', '.join(spec.types)} only",
             )
+        )
     return problems
 
 
@@ -233,7 +241,7 @@ def check_tensorrt_compatibility(
             TrtProblem("model", function.name, f"local function in domain {function.domain!r}")
         )
     table = supported_operators()
-    types = _value_types(model)
+    types, ranks = _value_types(model)
     constants = trt_rules.constant_values(model.graph)
     for index, node in enumerate(_walk(model.graph)):
         where = node.name or f"node#{index}"
@@ -248,7 +256,7 @@ def check_tensorrt_compatibility(
             problems.append(TrtProblem(where, node.op_type, f"operator {state} {SOURCE}"))
             continue
         problems.extend(_check_types(node, where, spec, types, opset))
-        for message in trt_rules.restriction_violations(node, constants, types):
+        for message in trt_rules.restriction_violations(node, constants, ranks):
             problems.append(TrtProblem(where, node.op_type, message))
     problems.extend(_check_inputs(model.graph, profile))
     return problems

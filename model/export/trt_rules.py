@@ -78,12 +78,12 @@ def _must_be_constant(node: onnx.NodeProto, index: int, what: str, consts: Const
     return []
 
 
-def _scatter_nd(node, consts, types):
+def _scatter_nd(node, consts, ranks):
     reduction = _text(_attr(node, "reduction", "none"))
     return [] if reduction == "none" else [f"reduction {reduction!r} unsupported (only 'none')"]
 
 
-def _top_k(node, consts, types):
+def _top_k(node, consts, ranks):
     problems = [] if _attr(node, "sorted", 1) == 1 else ["sorted must be 1"]
     k = consts.get(_input(node, 1))
     if k is None:
@@ -93,23 +93,23 @@ def _top_k(node, consts, types):
     return problems
 
 
-def _reduce(node, consts, types):
+def _reduce(node, consts, ranks):
     return _must_be_constant(node, 1, "axes", consts)
 
 
-def _axes_input(node, consts, types):
+def _axes_input(node, consts, ranks):
     return _must_be_constant(node, 1, "axes", consts)
 
 
-def _cum_sum(node, consts, types):
+def _cum_sum(node, consts, ranks):
     return _must_be_constant(node, 1, "axis", consts)
 
 
-def _one_hot(node, consts, types):
+def _one_hot(node, consts, ranks):
     return _must_be_constant(node, 1, "depth", consts)
 
 
-def _pool(node, consts, types):
+def _pool(node, consts, ranks):
     problems = []
     dilations = _attr(node, "dilations", [])
     if any(d != 1 for d in dilations):
@@ -126,12 +126,12 @@ def _input_or_output(names, index: int) -> bool:
     return len(names) > index and bool(names[index])
 
 
-def _layer_norm(node, consts, types):
+def _layer_norm(node, consts, ranks):
     extra = [o for o in node.output[1:] if o]
     return [f"only output Y is supported, graph uses {extra}"] if extra else []
 
 
-def _dropout(node, consts, types):
+def _dropout(node, consts, ranks):
     name = _input(node, 2)
     if not name:
         return []
@@ -141,7 +141,7 @@ def _dropout(node, consts, types):
     return []
 
 
-def _constant(node, consts, types):
+def _constant(node, consts, ranks):
     bad = [
         a.name
         for a in node.attribute
@@ -150,7 +150,7 @@ def _constant(node, consts, types):
     return [f"attribute {bad[0]} unsupported"] if bad else []
 
 
-def _zero_point(node, consts, types):
+def _zero_point(node, consts, ranks):
     name = _input(node, 2)
     if not name:
         return []
@@ -160,12 +160,19 @@ def _zero_point(node, consts, types):
     return []
 
 
-def _lstm(node, consts, types):
+def _lstm(node, consts, ranks):
     problems = [] if _attr(node, "input_forget", 0) == 0 else ["input_forget must be 0"]
     return problems + ([] if _attr(node, "layout", 0) == 0 else ["layout must be 0"])
 
 
-def _resize(node, consts, types):
+def _grid_sample(node, consts, ranks):
+    rank = ranks.get(_input(node, 0))
+    if rank is None:
+        return ["input rank unknown, TensorRT needs a 4D input"]
+    return [] if rank == 4 else [f"input is {rank}D; TensorRT supports 4D only"]
+
+
+def _resize(node, consts, ranks):
     checks = {
         "coordinate_transformation_mode": (
             "half_pixel",
@@ -211,6 +218,7 @@ RULES: dict[str, Callable[[onnx.NodeProto, Constants, dict], list[str]]] = {
     "QuantizeLinear": _zero_point,
     "LSTM": _lstm,
     "Resize": _resize,
+    "GridSample": _grid_sample,
     **{op: _reduce for op in REDUCE_OPS},
 }
 
@@ -223,11 +231,11 @@ def _restriction_text() -> dict[str, str]:
 RESTRICTED = _restriction_text()
 
 
-def restriction_violations(node: onnx.NodeProto, consts: Constants, types: dict) -> list[str]:
+def restriction_violations(node: onnx.NodeProto, consts: Constants, ranks: dict) -> list[str]:
     """Messages for each restriction of ``node``'s operator that the node breaks."""
     rule = RULES.get(node.op_type)
     if rule is not None:
-        return rule(node, consts, types)
+        return rule(node, consts, ranks)
     if node.op_type in RESTRICTED and node.op_type not in INFORMATIONAL:
         return [f"restriction not machine-checked here: {RESTRICTED[node.op_type]}"]
     return []

@@ -185,6 +185,10 @@ class Segmenter:
         self._backends[with_images] = made
         return made
 
+    def warmup(self, with_images: bool = False) -> None:
+        """Export / build / load the graph and run it once, so the first frame is not slow."""
+        self.backend(with_images).run(self.example(with_images))
+
     def describe(self) -> str:
         return (
             f"{self.source.name} ({self.cfg.preset}, {self.backend_name}, "

@@ -1,0 +1,138 @@
+"""Latency and memory of ``Segmenter`` per backend and point count, measured in one run.
+
+Backends are measured in the same process on the same clouds, interleaved per size, so
+their ratios are not distorted by another load on the machine starting or stopping
+between them. Peak memory is the process high-water mark (``ru_maxrss``), which only
+grows: the value after a backend's runs bounds what serving that backend needs.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from query3d.config import Config
+from query3d.model.checkpoint import save_checkpoint
+from query3d.model.mrcosmo import build_model
+from query3d.model.runtime.scenes import tabletop_cloud
+from query3d.model.runtime.segmenter import Segmenter
+
+STAGES = ("preprocess", "text", "network", "postprocess", "total")
+
+
+def untrained_checkpoint(cfg: Config, path: str | Path, seed: int = 0) -> Path:
+    """A checkpoint of randomly initialised weights: lets export and bench run before
+    training has produced one (latency does not depend on the weights' values)."""
+    torch.manual_seed(seed)
+    net = build_model(cfg.model, text_encoder=None if cfg.model.freeze_text else True)
+    return save_checkpoint(path, net, cfg, extra={"untrained": True})
+
+
+def peak_rss_mb() -> float:
+    """Process high-water mark of resident memory (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024
+
+
+def _summary(samples: Sequence[float]) -> dict[str, float]:
+    values = np.asarray(samples, dtype=np.float64)
+    return {"median": float(np.median(values)), "p90": float(np.percentile(values, 90))}
+
+
+def run_benchmark(
+    segmenters: Mapping[str, Segmenter],
+    sizes: Sequence[int],
+    runs: int = 20,
+    warmup: int = 3,
+    text: str = "the small red box next to the blue one",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Per size and backend: median / p90 per stage over ``runs`` after ``warmup``."""
+    if runs < 1 or warmup < 0:
+        raise ValueError(f"runs must be >= 1 and warmup >= 0, got {runs}, {warmup}")
+    results: list[dict[str, Any]] = []
+    bar = tqdm(
+        total=len(sizes) * len(segmenters) * (runs + warmup),
+        disable=not progress,
+        desc="bench",
+        unit="run",
+    )
+    for size in sizes:
+        points, colors = tabletop_cloud(size, seed=size)
+        for name, segmenter in segmenters.items():
+            segmenter.text_cache.clear()
+            timings: dict[str, list[float]] = {stage: [] for stage in STAGES}
+            cold_text = None
+            for i in range(warmup + runs):
+                result = segmenter.segment(points, colors, text=text)
+                bar.update(1)
+                if i == 0:
+                    cold_text = result.timings_ms["text"]
+                if i >= warmup:
+                    for stage in STAGES:
+                        timings[stage].append(result.timings_ms[stage])
+            if torch.cuda.is_available():
+                gpu_peak = torch.cuda.max_memory_allocated() / 2**20
+            else:
+                gpu_peak = None
+            results.append(
+                {
+                    "points": size,
+                    "backend": name,
+                    "ms": {stage: _summary(v) for stage, v in timings.items()},
+                    "text_uncached_ms": cold_text,
+                    "peak_rss_mb": peak_rss_mb(),
+                    "peak_cuda_mb": gpu_peak,
+                }
+            )
+    bar.close()
+    return {"results": results, "ratios": _ratios(results), "runs": runs, "warmup": warmup}
+
+
+def _ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """slower / faster median per size for every pair of backends (same run)."""
+    out = []
+    by_size: dict[int, dict[str, dict[str, Any]]] = {}
+    for row in results:
+        by_size.setdefault(row["points"], {})[row["backend"]] = row
+    for size, rows in by_size.items():
+        names = list(rows)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                entry = {"points": size, "pair": f"{a}/{b}"}
+                for stage in ("network", "total"):
+                    ma, mb = rows[a]["ms"][stage]["median"], rows[b]["ms"][stage]["median"]
+                    entry[stage] = ma / mb if mb > 0 else float("inf")
+                out.append(entry)
+    return out
+
+
+def format_table(report: Mapping[str, Any]) -> str:
+    head = (
+        f"{'points':>7} {'backend':<12} {'total':>9} {'p90':>9} {'prep':>8} {'text':>7} "
+        f"{'network':>9} {'post':>7} {'peakRSS':>8}"
+    )
+    lines = [head, "-" * len(head)]
+    for row in report["results"]:
+        ms = row["ms"]
+        lines.append(
+            f"{row['points']:>7} {row['backend']:<12} {ms['total']['median']:>8.1f}m "
+            f"{ms['total']['p90']:>8.1f}m {ms['preprocess']['median']:>7.1f}m "
+            f"{ms['text']['median']:>6.2f}m {ms['network']['median']:>8.1f}m "
+            f"{ms['postprocess']['median']:>6.1f}m {row['peak_rss_mb']:>6.0f}MB"
+        )
+    if report["ratios"]:
+        lines += ["", "ratios of medians (same run):"]
+        for r in report["ratios"]:
+            lines.append(
+                f"  {r['points']:>7} {r['pair']:<24} network x{r['network']:.2f}  "
+                f"total x{r['total']:.2f}"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,146 @@
+"""The real MR-COSMO frame graph: export, onnxruntime vs torch parity, TensorRT parser check,
+and the Segmenter end to end.
+
+One export per test session (the slow part, about a minute on 2 cores) of a ``small``
+network with one layer per stack: the op types are those of the full network (layers
+repeat), the graph is a third of the size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from query3d.config import load_config
+from query3d.model.export.frame_graph import export_frame_graph
+from query3d.model.export.onnx_export import read_onnx_metadata
+from query3d.model.export.trt_ops import check_tensorrt_compatibility
+from query3d.model.mrcosmo import EXPORT_OUTPUTS
+from query3d.model.runtime.backends import OnnxRuntimeBackend
+from query3d.model.runtime.benchmark import untrained_checkpoint
+from query3d.model.runtime.profile import tensorrt_profile
+from query3d.model.runtime.scenes import tabletop_cloud
+from query3d.model.runtime.segmenter import Segmenter
+
+pytestmark = pytest.mark.slow
+LAYERS = {
+    "voxel_transformer_layers": 1,
+    "encoder_layers": 1,
+    "decoder_layers": 1,
+    "mask_refine_iters": 1,
+}
+EXAMPLE_POINTS = 2048  # Segmenter.example's default: the export's example size
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("mrcosmo")
+    cfg = load_config(
+        "small", overrides={"model": LAYERS, "runtime": {"onnx_cache_dir": str(folder / "cache")}}
+    )
+    checkpoint = untrained_checkpoint(cfg, folder / "untrained.pt")
+    seg = Segmenter(checkpoint, backend="torch")
+    path = export_frame_graph(
+        seg.net,
+        seg.cfg,
+        seg.example(False),
+        folder / "frame.onnx",
+        EXPORT_OUTPUTS,
+        extra_metadata={"class_names": ["box"]},
+    )
+    return {"cfg": cfg, "checkpoint": checkpoint, "seg": seg, "onnx": path, "folder": folder}
+
+
+def test_graph_is_described_and_dynamic(served):
+    meta = read_onnx_metadata(served["onnx"])
+    assert meta["config"]["model"]["dim"] == served["cfg"].model.dim
+    assert (
+        meta["text_encoder"]["text_dim"] == 384
+        and len(meta["text_encoder"]["weights_sha256"]) == 64
+    )
+    assert meta["output_names"] == list(EXPORT_OUTPUTS) and meta["with_images"] is False
+    dims = {
+        vi.name: [d.dim_param or d.dim_value for d in vi.type.tensor_type.shape.dim]
+        for vi in onnx.load(str(served["onnx"])).graph.input
+    }
+    assert dims["xyz"] == ["N", 3] and dims["voxel_members_1"][0] == "V1"
+    assert dims["text_tokens"] == [1, "T", 384] and dims["seeds"] == [served["cfg"].model.num_seeds]
+
+
+@pytest.mark.parametrize("num_points", [700, 4000, 9000])
+def test_onnxruntime_matches_torch_on_unseen_point_counts(served, num_points):
+    assert num_points != EXAMPLE_POINTS
+    seg = served["seg"]
+    inputs = seg.example(False, num_points=num_points)
+    inputs["xyz"].add_(
+        torch.from_numpy(
+            np.random.default_rng(num_points)
+            .normal(0, 0.001, inputs["xyz"].shape)
+            .astype(np.float32)
+        )
+    )
+    want = seg.backend(False).run(inputs)
+    got = OnnxRuntimeBackend(served["onnx"], threads=1).run(inputs)
+    assert got["mask_logits"].shape == (served["cfg"].model.num_queries, num_points)
+    for name in ("mask_logits", "ref_logit", "class_logits"):
+        assert float((got[name] - want[name]).abs().max()) <= 1e-3, name
+    mismatch = ((got["mask_logits"] > 0) != (want["mask_logits"] > 0)).float().mean()
+    assert float(mismatch) <= 1e-3
+    for name in ("box_center", "box_size", "box_yaw"):
+        assert float((got[name] - want[name]).abs().max()) <= 1e-3, name
+
+
+def test_real_graph_passes_the_tensorrt_parser_check(served):
+    profile = tensorrt_profile(served["cfg"], with_images=False)
+    problems = check_tensorrt_compatibility(served["onnx"], profile)
+    assert problems == [], "\n".join(map(str, problems))
+
+
+def test_segmenter_maps_targets_back_to_the_input_cloud(served):
+    seg = served["seg"]
+    points, colors = tabletop_cloud(3000, seed=5)
+    points[::7] = np.nan  # Kinect holes
+    first = seg.segment(points, colors, text="the tall box", score_threshold=0.0)
+    again = seg.segment(points, colors, text="the tall box", score_threshold=0.0)
+    assert first.num_points == 3000 and first.targets
+    holes = set(range(0, 3000, 7))
+    for target in first.targets:
+        assert target.point_indices.max() < 3000
+        assert not holes & set(target.point_indices.tolist())
+    assert set(first.timings_ms) == {"preprocess", "text", "network", "postprocess", "total"}
+    assert seg.text_cache.hits >= 1 and again.timings_ms["text"] < first.timings_ms["text"]
+    assert [len(t.point_indices) for t in again.targets] == [
+        len(t.point_indices) for t in first.targets
+    ]
+
+
+def test_segmenter_from_the_exported_graph_agrees_with_the_checkpoint(served, tmp_path):
+    points, colors = tabletop_cloud(2500, seed=9)
+    from_ckpt = served["seg"].segment(points, colors, text="a box", score_threshold=0.0)
+    from_onnx = Segmenter(served["onnx"], backend="onnxruntime")
+    result = from_onnx.segment(points, colors, text="a box", score_threshold=0.0)
+    assert from_onnx.class_names == ["box"]
+    assert len(result.targets) == len(from_ckpt.targets)
+    for a, b in zip(result.targets, from_ckpt.targets):
+        overlap = np.intersect1d(a.point_indices, b.point_indices).size
+        assert overlap >= 0.999 * max(len(a.point_indices), len(b.point_indices))
+        np.testing.assert_allclose(a.box_center, b.box_center, atol=1e-3)
+    with pytest.raises(ValueError, match="torch backend needs a checkpoint"):
+        Segmenter(served["onnx"], backend="torch")
+
+
+def test_segmenter_rejects_what_it_cannot_serve(served, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        Segmenter(tmp_path / "missing.pt", backend="torch")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(Path(served["checkpoint"]).read_bytes()[:5000])
+    with pytest.raises(ValueError, match="truncated"):
+        Segmenter(truncated, backend="torch")
+    with pytest.raises(ValueError, match="no exported query3d graph"):
+        Segmenter(tmp_path, backend="onnxruntime")
+    empty = served["seg"].segment(np.full((5, 3), np.nan, np.float32), text="anything")
+    assert empty.no_target and empty.num_points == 5
