@@ -19,7 +19,7 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
     ctx = init_distributed(device)
     try:
         model, cfg = load_model(checkpoint, ctx.device)
-        samples = open_split(cfg.data.kind, data, split)
+        samples = open_split(cfg.data.kind, data, split, cfg.data.max_points)
         start = time.perf_counter()
         summary = evaluate(ModelPredictor(model, cfg.model), samples, max_samples, ctx)
         summary.update(checkpoint=str(checkpoint), data=str(data), split=split,

@@ -25,10 +25,13 @@ SYNTHETIC_KINDS = ("tabletop", "room")
 REFER_KINDS = ("scanrefer", "multi3drefer")
 
 
-def open_split(kind: str, root: str | Path, split: str) -> Sequence[Sample]:
+def open_split(kind: str, root: str | Path, split: str, max_points: int = 0
+               ) -> Sequence[Sample]:
     """The samples of ``split`` under ``root`` for a ``data.kind``.
 
-    Synthetic data: the folder ``query3d data`` wrote. ScanRefer / Multi3DRefer: the
+    Synthetic data: the folder ``query3d data`` wrote; ``max_points`` > 0 subsamples each
+    scene once, deterministically, at load time (the same cloud for training and
+    evaluation, and cheaper than preprocessing the full cloud). ScanRefer / Multi3DRefer: the
     3D-STMN layout, ``ScanRefer/ScanRefer_filtered_{split}.json`` or
     ``Multi3DRefer/multi3drefer_{split}.json`` beside ``scannetv2/{split}/*_refer.pth``.
     """
@@ -36,9 +39,12 @@ def open_split(kind: str, root: str | Path, split: str) -> Sequence[Sample]:
     if not root.is_dir():
         raise ValueError(f"data folder {root} does not exist")
     if kind in SYNTHETIC_KINDS:
-        from query3d.training.data.synthetic import SyntheticDataset
+        from query3d.training.data.synthetic.dataset import SyntheticDataset
 
-        return SyntheticDataset(root, split)
+        if not (root / split).is_dir():
+            raise ValueError(f"{kind} data under {root} has no split {split!r} "
+                             f"(found: {', '.join(sorted(p.name for p in root.iterdir()))})")
+        return SyntheticDataset(root, split, max_points=max_points or None)
     if kind in REFER_KINDS:
         from query3d.training.data.readers import ReferDataset, read_multi3drefer, read_scanrefer
 

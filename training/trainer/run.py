@@ -64,12 +64,15 @@ def run_training(
     try:
         seed_everything(cfg.train.seed)
         model = build_model(cfg.model).to(ctx.device)
-        train_samples = open_split(cfg.data.kind, data, cfg.data.train_split)
-        val_samples = open_split(cfg.data.kind, data, cfg.data.val_split)
+        cap = cfg.data.max_points
+        train_samples = open_split(cfg.data.kind, data, cfg.data.train_split, cap)
+        validate = None
+        if cfg.train.eval_every > 0:
+            val_samples = open_split(cfg.data.kind, data, cfg.data.val_split, cap)
 
-        def validate(net: torch.nn.Module) -> dict[str, float]:
-            return flat_metrics(evaluate(ModelPredictor(net, cfg.model), val_samples,
-                                         cfg.train.eval_max_samples, ctx))
+            def validate(net: torch.nn.Module) -> dict[str, float]:
+                return flat_metrics(evaluate(ModelPredictor(net, cfg.model), val_samples,
+                                             cfg.train.eval_max_samples, ctx))
 
         trainer = Trainer(cfg, model, ReferringObjective(model, cfg),
                           TrainingSet(train_samples, cfg), out, ctx, validate,
