@@ -12,6 +12,7 @@ from tiny_scenes import tiny_config
 
 from query3d.cli import main
 from query3d.config import to_dict
+from query3d.model.checkpoint import load_checkpoint
 from query3d.training.data.synthetic.catalogue import CLASS_NAMES
 from query3d.training.data.synthetic.generate import generate_split
 from query3d.training.data.synthetic.scene_gen import GeneratorOptions
@@ -48,6 +49,8 @@ def test_train_writes_the_run_folder_and_resumes(setup: dict) -> None:
         setup["data"])
     summary = json.loads(summary_path.read_text())
     assert summary["finished"] and summary["epoch"] == 1 and summary["world_size"] == 1
+    _, state = load_checkpoint(run / "last.pt")
+    assert state["extra"]["class_names"] == list(CLASS_NAMES)
     steps = summary["global_step"]
     with pytest.raises(ValueError, match="already holds last.pt"):
         _train(setup)

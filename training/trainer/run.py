@@ -27,6 +27,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _class_names(samples: Any) -> list[str]:
+    names = getattr(samples, "class_names", None)
+    return list(names) if names else list(samples[0].scene.class_names)
+
+
 def run_training(
     config: str | Path,
     data: str | Path,
@@ -76,7 +81,7 @@ def run_training(
 
         trainer = Trainer(cfg, model, ReferringObjective(model, cfg),
                           TrainingSet(train_samples, cfg), out, ctx, validate,
-                          max_steps=max_steps)
+                          max_steps=max_steps, class_names=_class_names(train_samples))
         if ctx.is_main:
             out.mkdir(parents=True, exist_ok=True)
             (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))

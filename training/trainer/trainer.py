@@ -60,8 +60,10 @@ class Trainer:
         validate_fn: Callable[[torch.nn.Module], dict] | None = None,
         hooks: Sequence[Hook] | None = None,
         max_steps: int = 0,
+        class_names: Sequence[str] = (),
     ) -> None:
         self.cfg, self.model, self.ctx = cfg, model, ctx
+        self.class_names = list(class_names)  # saved so a runtime can name its labels
         self.out_dir = Path(out_dir)
         self.validate_fn = validate_fn
         self.max_steps = max_steps
@@ -119,7 +121,8 @@ class Trainer:
 
     # -- state -----------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        extra = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch,
+        extra = {"class_names": self.class_names, "epoch": self.epoch,
+                 "step_in_epoch": self.step_in_epoch,
                  "global_step": self.global_step, "best_value": self.best_value,
                  "best_epoch": self.best_epoch, "scaler": self.scaler.state_dict(),
                  "val_metrics": {k: v for k, v in (self.val_metrics or {}).items()
