@@ -28,7 +28,8 @@ class MultiHeadAttention(nn.Module):
         self.o = nn.Linear(dim, dim)
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(x.shape[0], self.heads, -1).transpose(0, 1)  # (H, L, dh)
+        # (1, H, L, dh): ONNX's SDPA translation accepts 4-D inputs only
+        return x.reshape(x.shape[0], self.heads, -1).transpose(0, 1)[None]
 
     def forward(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None = None
@@ -39,7 +40,10 @@ class MultiHeadAttention(nn.Module):
             self._split(self.v(v)),
             attn_mask=None if bias is None else bias.to(q.dtype),
         )
-        return self.o(out.transpose(0, 1).reshape(q.shape[0], -1))
+        # clone, not contiguous(): export drops a contiguous() that looks like a no-op for
+        # the traced kernel's strides, and ONNX decomposition of SDPA then fails to view
+        heads_last = out[0].transpose(0, 1).clone(memory_format=torch.contiguous_format)
+        return self.o(heads_last.reshape(q.shape[0], -1))
 
 
 class FeedForward(nn.Sequential):

@@ -47,8 +47,9 @@ class EncoderLayer(nn.Module):
         scale_pos: list[torch.Tensor],
         text: torch.Tensor,
         text_bias: torch.Tensor,
+        scale_feats: list[torch.Tensor],
     ) -> torch.Tensor:
-        pooled = [masked_mean(x, s.members) for s in scales]
+        pooled = [masked_mean(x, s.members) + f for s, f in zip(scales, scale_feats)]
         coarse = self.coarse_self(pooled[-1], pos=scale_pos[-1])
         coarse = self.coarse_ffn(self.coarse_text(coarse, text, text_bias, pos=scale_pos[-1]))
         tokens = [ffn(p) for ffn, p in zip(self.fine_ffn, pooled[:-1])] + [coarse]
@@ -67,13 +68,24 @@ class MultiScaleEncoder(nn.Module):
         )
 
     def forward(
-        self, x: torch.Tensor, scales: list[ScaleIndex], text: torch.Tensor, text_bias: torch.Tensor
+        self,
+        x: torch.Tensor,
+        scales: list[ScaleIndex],
+        text: torch.Tensor,
+        text_bias: torch.Tensor,
+        scale_feats: list[torch.Tensor],
     ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-        """-> point features (N, d), per-scale voxel tokens and their positional codes."""
+        """-> point features (N, d), per-scale voxel tokens and their positional codes.
+
+        ``scale_feats`` (V_s, d) are the voxel encoder's own per-scale features; every
+        layer adds them to the pooled tokens, a skip path from the voxel branch.
+        """
+        if len(scale_feats) != len(scales):
+            raise ValueError(f"{len(scale_feats)} voxel feature scales for {len(scales)} scales")
         scale_pos = [self.position(s.center) for s in scales]
         for layer in self.layers:
-            x = layer(x, scales, scale_pos, text, text_bias)
-        tokens = [masked_mean(x, s.members) for s in scales]
+            x = layer(x, scales, scale_pos, text, text_bias, scale_feats)
+        tokens = [masked_mean(x, s.members) + f for s, f in zip(scales, scale_feats)]
         return x, tokens, scale_pos
 
 

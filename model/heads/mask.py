@@ -13,12 +13,21 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from query3d.model.memory.recall import MemoryRecall
 
 LOG_GATE_FLOOR = -15.0  # points far outside a box: p <= 3e-7 * sigmoid(classifier logit)
+
+
+def log_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """log(sigmoid(x)) = min(x, 0) - log(1 + exp(-|x|)), accurate for any x.
+
+    ``F.logsigmoid`` exports as -Softplus(-x), which onnxruntime evaluates inaccurately far
+    from zero (-inf below about -88, tenths off around -14); this form has no overflow and
+    exports to Min/Abs/Exp/Log.
+    """
+    return torch.clamp(x, max=0.0) - torch.log1p(torch.exp(-x.abs()))
 
 
 def soft_box_log_gate(
@@ -40,17 +49,14 @@ def soft_box_log_gate(
         [cos * d[..., 0] + sin * d[..., 1], -sin * d[..., 0] + cos * d[..., 1], d[..., 2]], dim=-1
     )
     half = 0.5 * size[:, None, :] + margin
-    return F.logsigmoid((half - local.abs()) / softness).sum(-1).clamp_min(LOG_GATE_FLOOR)
+    return log_sigmoid((half - local.abs()) / softness).sum(-1).clamp_min(LOG_GATE_FLOOR)
 
 
 class MaskHead(nn.Module):
-    def __init__(
-        self, dim: int, memory: MemoryRecall, margin: float, softness: float, refine_iters: int
-    ) -> None:
+    def __init__(self, dim: int, margin: float, softness: float, refine_iters: int) -> None:
         super().__init__()
         if refine_iters < 0:
             raise ValueError(f"mask_refine_iters must be >= 0, got {refine_iters}")
-        self.memory = memory
         self.margin, self.softness, self.refine_iters = margin, softness, refine_iters
         self.point_embed = nn.Sequential(
             nn.LayerNorm(2 * dim), nn.Linear(2 * dim, dim), nn.GELU(), nn.Linear(dim, dim)
@@ -66,6 +72,7 @@ class MaskHead(nn.Module):
         queries: torch.Tensor,
         boxes: dict[str, torch.Tensor],
         text: torch.Tensor,
+        memory: MemoryRecall,
     ) -> dict[str, torch.Tensor]:
         """-> mask logits of every pass (R+1, K, N), and per-slot pooled box features (K, d)."""
         log_gate = soft_box_log_gate(
@@ -76,18 +83,18 @@ class MaskHead(nn.Module):
             self.margin,
             self.softness,
         )
-        text_recalled = self.memory.recall_text(text)
-        recalled = self.memory.recall_points(text, point_feat)
+        text_recalled = memory.recall_text(text)
+        recalled = memory.recall_points(text, point_feat)
         emb = self.point_embed(torch.cat([point_feat, recalled], dim=-1))
         scale = 1.0 / math.sqrt(emb.shape[-1])
         bias = log_gate
         passes = []
         for _ in range(self.refine_iters + 1):
-            slot = self.memory.pool_slots(text_recalled, recalled, bias)
+            slot = memory.pool_slots(text_recalled, recalled, bias)
             kernel = self.kernel(torch.cat([slot, queries], dim=-1))
             logits = scale * kernel @ emb.T + log_gate
             passes.append(logits)
-            bias = F.logsigmoid(logits)
+            bias = log_sigmoid(logits)
         weights = torch.sigmoid(passes[-1])
         box_feat = (weights @ point_feat) / weights.sum(-1, keepdim=True).clamp_min(1e-6)
         return {

@@ -1,0 +1,188 @@
+"""MR-COSMO, assembled (Fig. 2): encoders -> DCMA -> multi-scale encoder-decoder ->
+detection head -> Memory Module -> iterative binary classifier.
+
+``MRCosmo.forward`` is the frame graph: one preprocessed frame and one query's text
+features in, a dict of tensors out; only gathers, matmuls, attention, TopK and elementwise
+ops, so it exports with a dynamic point count. Text encoding (``encode_text``) and
+post-processing (``query3d.model.postprocess.decode``) stay outside it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from query3d.model.alignment import DCMA, ImageEvidence
+from query3d.model.config import ModelConfig
+from query3d.model.decoder import MultiScaleEncoder, QueryDecoder, ScaleIndex
+from query3d.model.encoders import (
+    ImageEncoder,
+    PointCloudEncoder,
+    TextEncoder,
+    TextFeatures,
+    gather_pixel_features,
+)
+from query3d.model.heads import DetectionHead, LanguageGuidedSelection, MaskHead
+from query3d.model.losses import MemoryItems
+from query3d.model.memory import MemoryRecall
+from query3d.model.preprocess import FrameInputs
+from query3d.model.validation import validate_inputs
+from query3d.registry import Registry
+
+MODEL_REGISTRY = Registry("model")
+
+# What a deployed frame graph returns (the rest of ``forward``'s dict feeds training).
+EXPORT_OUTPUTS = ("box_center", "box_size", "box_yaw", "ref_logit", "class_logits", "mask_logits")
+
+
+def _tracing() -> bool:
+    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
+@MODEL_REGISTRY.register("mrcosmo")
+class MRCosmo(nn.Module):
+    """The full network for one scene and one query.
+
+    ``text_encoder``: True builds it from ``cfg.text_encoder``; an existing ``TextEncoder``
+    is reused (tests, several models sharing one); None leaves it out (``encode_text`` then
+    refuses). A frozen text encoder is held outside the module tree, so its weights (loaded
+    from their own folder) stay out of checkpoints and ``parameters()``.
+    """
+
+    def __init__(self, cfg: ModelConfig, text_encoder: TextEncoder | bool | None = True) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.dim
+        self.cloud = PointCloudEncoder(cfg)
+        self.image = ImageEncoder(cfg) if cfg.use_images else None
+        self.text_proj = nn.Linear(cfg.text_dim, d)
+        self.dcma = DCMA(d, cfg.align_dim, cfg.text_dim, d if cfg.use_images else 0, cfg.ssm,
+                         cfg.ssm_state, enabled=cfg.use_dcma)
+        self.fuse = nn.Sequential(nn.LayerNorm(2 * d), nn.Linear(2 * d, d))
+        self.encoder = MultiScaleEncoder(d, cfg.heads, cfg.encoder_layers, len(cfg.voxel_scales),
+                                         cfg.dropout)
+        self.selection = LanguageGuidedSelection(d, cfg.heads, cfg.num_queries, cfg.dropout)
+        self.decoder = QueryDecoder(d, cfg.heads, cfg.decoder_layers, cfg.dropout)
+        self.detection = DetectionHead(d, cfg.num_classes, cfg.box_size_prior)
+        self.memory = MemoryRecall(d, cfg.heads, cfg.memory_capacity, cfg.memory_tau,
+                                   use_banks=cfg.use_memory)
+        self.mask_head = MaskHead(d, cfg.mask_margin, cfg.mask_box_softness, cfg.mask_refine_iters)
+        if text_encoder is True:
+            text_encoder = TextEncoder(cfg)
+        if isinstance(text_encoder, TextEncoder) and not text_encoder.frozen:
+            self.text_encoder = text_encoder
+        else:
+            self.__dict__["_frozen_text_encoder"] = text_encoder or None
+
+    # ----------------------------------------------------------------- text side
+    def text_module(self) -> TextEncoder | None:
+        return self._modules.get("text_encoder") or self.__dict__["_frozen_text_encoder"]
+
+    def encode_text(self, texts: str | list[str]) -> TextFeatures:
+        """Tokenise and encode commands (outside the frame graph; cache per string)."""
+        encoder = self.text_module()
+        if encoder is None:
+            raise ValueError("this MRCosmo was built without a text encoder (text_encoder=None)")
+        device = self.text_proj.weight.device
+        if next(encoder.parameters()).device != device:
+            encoder.to(device)
+        return encoder(texts)
+
+    # ----------------------------------------------------------------- frame graph
+    def _image_evidence(self, frame: FrameInputs) -> ImageEvidence | None:
+        if self.image is None or frame.images is None:
+            return None
+        fmap = self.image(frame.images)  # (C, d, h, w)
+        global_feat = fmap.mean(dim=(0, 2, 3))[None]
+        if frame.pix_uv is None or frame.pix_valid is None:
+            return ImageEvidence(global_feat)
+        _, point_feat = gather_pixel_features(fmap, frame.pix_uv, frame.pix_valid)
+        return ImageEvidence(global_feat, point_feat, frame.pix_valid.any(dim=1))
+
+    def _seeds(self, seeds: torch.Tensor) -> torch.Tensor:
+        """Repeat the seeds of a cloud with fewer than K points so every slot has one."""
+        k = self.cfg.num_queries
+        if seeds.shape[0] >= k:
+            return seeds
+        return seeds.repeat((k + seeds.shape[0] - 1) // seeds.shape[0])[:k]
+
+    def forward(
+        self, frame: FrameInputs | dict[str, torch.Tensor], text: TextFeatures
+    ) -> dict[str, torch.Tensor]:
+        """One frame, one query (``text`` batch of 1) -> named tensors; K slots, N points.
+
+        box_center (K, 3) in the frame's centred coordinates, box_size (K, 3), box_yaw (K,),
+        box_yaw_vec (K, 2), ref_logit (K,), class_logits (K, C), mask_logits (K, N),
+        mask_logits_passes (R+1, K, N), seed_logits (S,), seed_points (S,), point_feat
+        (N, d), box_feat (K, d), memory_text (1, d); with DCMA on: text_emb (1, d) and
+        dcma_logit_scale, and image_emb (1, d) when the frame has images.
+        """
+        if isinstance(frame, dict):
+            frame = FrameInputs.from_dict(frame)
+        if not _tracing():
+            validate_inputs(frame, text, self.cfg)
+        feats = self.cloud(frame)
+        aligned = self.dcma(feats.point, frame.knn, feats.voxel[0], frame.kmap,
+                            frame.voxel_members[0], frame.point2voxel[0], text.pooled[:1],
+                            self._image_evidence(frame))
+        tokens = self.text_proj(text.tokens[0])
+        text_bias = torch.where(text.mask[0], 0.0, float("-inf")).to(tokens.dtype)[None]
+        text_vec = self.text_proj(text.pooled[:1])
+        scales = [ScaleIndex(m, p, c) for m, p, c in
+                  zip(frame.voxel_members, frame.point2voxel, frame.voxel_center)]
+        x, scale_tokens, scale_pos = self.encoder(self.fuse(aligned.f_align), scales, tokens,
+                                                  text_bias, feats.voxel)
+        sel = self.selection(x, frame.xyz, self._seeds(frame.seeds), tokens, text_bias)
+        queries = self.decoder(sel.queries, sel.anchors, tokens, text_bias, scale_tokens,
+                               scale_pos)
+        out = self.detection(queries, sel.anchors, text_vec)
+        out.update(self.mask_head(x, frame.xyz, queries, out, text_vec, self.memory))
+        out.update(seed_logits=sel.seed_logits, seed_points=sel.seed_points, point_feat=x,
+                   memory_text=text_vec)
+        if aligned.text_emb is not None:
+            out["text_emb"] = aligned.text_emb
+            out["dcma_logit_scale"] = self.dcma.constraints.logit_scale
+        if aligned.image_emb is not None:
+            out["image_emb"] = aligned.image_emb
+        if not self.training and self.cfg.memory_update_at_inference and not _tracing():
+            self.update_memory_from_prediction(out)
+        return out
+
+    # ----------------------------------------------------------------- memory writes
+    def update_memory(self, items: MemoryItems | None) -> None:
+        """Store a training step's matched feature pairs (``LossOutput.memory_items``)."""
+        if items is not None and self.cfg.use_memory:
+            self.memory.bank.update(items.text, items.visual, items.category, items.bce)
+
+    @torch.no_grad()
+    def update_memory_from_prediction(self, raw: dict[str, torch.Tensor]) -> None:
+        """Inference-time write (``memory_update_at_inference``): no labels, so a fired
+        slot's L_BCE is measured against its own thresholded mask (a confidence)."""
+        fired = torch.sigmoid(raw["ref_logit"]) > self.cfg.score_threshold
+        if not self.cfg.use_memory or not bool(fired.any()):
+            return
+        logits = raw["mask_logits"][fired]
+        bce = F.binary_cross_entropy_with_logits(
+            logits, (logits > 0).to(logits.dtype), reduction="none").mean(-1)
+        k = int(fired.sum())
+        self.update_memory(MemoryItems(raw["memory_text"].expand(k, -1), raw["box_feat"][fired],
+                                       raw["class_logits"][fired].argmax(-1), bce))
+
+
+def build_model(cfg: ModelConfig, **kwargs: object) -> nn.Module:
+    """The network named by ``cfg.arch`` (``MODEL_REGISTRY``)."""
+    return MODEL_REGISTRY.build(cfg.arch, cfg, **kwargs)
+
+
+def parameter_counts(model: MRCosmo) -> dict[str, int]:
+    """Trainable and total parameters, with and without the text encoder."""
+    own = sum(p.numel() for p in model.parameters())
+    text = model.text_module()
+    text_count = sum(p.numel() for p in text.parameters()) if text is not None else 0
+    in_tree = "text_encoder" in model._modules
+    return {
+        "without_text_encoder": own - (text_count if in_tree else 0),
+        "with_text_encoder": own + (0 if in_tree else text_count),
+        "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }

@@ -1,0 +1,94 @@
+"""Frame-graph outputs -> ``QueryResult`` (outside the graph, numpy).
+
+Thresholding, picking the fired slots and de-duplicating them are data-dependent, so they
+happen here rather than in the exported graph. Works on torch tensors (``MRCosmo``) and
+on numpy arrays (onnxruntime / TensorRT outputs) alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from query3d.model.config import ModelConfig
+from query3d.model.output import QueryResult, TargetResult
+
+REQUIRED = ("box_center", "box_size", "box_yaw", "ref_logit", "class_logits", "mask_logits")
+
+
+def _numpy(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
+
+
+def _frame_origin_and_size(frame: Any) -> tuple[np.ndarray, int]:
+    if isinstance(frame, Mapping):
+        origin, xyz = frame.get("origin"), frame.get("xyz")
+    else:
+        origin, xyz = getattr(frame, "origin", None), getattr(frame, "xyz", None)
+    if origin is None or xyz is None:
+        raise ValueError("decode needs the frame's origin and xyz (FrameInputs or a dict)")
+    return _numpy(origin).astype(np.float64).reshape(3), int(_numpy(xyz).shape[0])
+
+
+def decode(
+    raw: Mapping[str, Any],
+    frame: Any,
+    cfg: ModelConfig,
+    text: str,
+    class_names: Sequence[str] = (),
+) -> QueryResult:
+    """Fired slots (referred-to probability > ``score_threshold``) become targets.
+
+    Slots are taken by decreasing score; a slot whose point mask (probability >
+    ``mask_threshold``) is empty, or overlaps an already kept target by IoU >
+    ``dedup_iou``, is dropped: several slots may lock onto one object. No fired slot means
+    ``no_target``. Boxes go back to the cloud's frame by adding the frame's origin.
+    """
+    missing = [k for k in REQUIRED if k not in raw]
+    if missing:
+        raise ValueError(f"network output is missing {missing}")
+    origin, n = _frame_origin_and_size(frame)
+    scores = _sigmoid(_numpy(raw["ref_logit"]).astype(np.float64))
+    mask_logits = _numpy(raw["mask_logits"])
+    if mask_logits.shape != (scores.shape[0], n):
+        raise ValueError(f"mask_logits has shape {mask_logits.shape}, expected "
+                         f"({scores.shape[0]}, {n}) for {n} points")
+    centers, sizes = _numpy(raw["box_center"]), _numpy(raw["box_size"])
+    yaws, classes = _numpy(raw["box_yaw"]), _numpy(raw["class_logits"]).argmax(-1)
+    kept: list[np.ndarray] = []
+    targets: list[TargetResult] = []
+    for k in np.argsort(-scores, kind="stable"):
+        if scores[k] <= cfg.score_threshold:
+            break
+        prob = _sigmoid(mask_logits[k].astype(np.float64))
+        index = np.flatnonzero(prob > cfg.mask_threshold).astype(np.int64)
+        if index.size == 0:
+            continue
+        if any(_iou(index, other) > cfg.dedup_iou for other in kept):
+            continue
+        kept.append(index)
+        label = class_names[int(classes[k])] if int(classes[k]) < len(class_names) else ""
+        targets.append(TargetResult(
+            target_id=len(targets),
+            point_indices=index,
+            point_scores=prob[index].astype(np.float32),
+            box_center=(centers[k].astype(np.float64) + origin),
+            box_size=sizes[k].astype(np.float64),
+            box_yaw=float(yaws[k]),
+            score=float(scores[k]),
+            label=label,
+        ))
+    return QueryResult(text=text, num_points=n, targets=targets)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = np.intersect1d(a, b, assume_unique=True).size
+    return inter / float(a.size + b.size - inter)

@@ -1,0 +1,177 @@
+"""Heads and losses: soft box test, query selection, Eq. 15-17 by hand, matching, objective."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from query3d.model.config import ModelConfig
+from query3d.model.heads import DetectionHead, LanguageGuidedSelection, soft_box_log_gate
+from query3d.model.heads.mask import log_sigmoid
+from query3d.model.losses import (
+    MatchCosts,
+    MRCosmoLoss,
+    QueryTargets,
+    binary_cross_entropy,
+    box_vector,
+    hungarian_match,
+    match_cost_matrix,
+    smooth_l1,
+    weighted_cross_entropy,
+)
+
+
+def test_soft_box_gate_follows_yaw_and_margin():
+    center = torch.tensor([[1.0, 2.0, 0.0]])
+    size = torch.tensor([[0.4, 0.1, 0.1]])  # long along its own x
+    yaw = torch.tensor([math.pi / 2])  # ... which points along world y
+    pts = torch.tensor([
+        [1.0, 2.15, 0.0],  # along world y, inside the turned box
+        [1.15, 2.0, 0.0],  # along world x: outside (half width 0.05 + margin 0.02)
+        [1.06, 2.0, 0.0],  # just outside the box, inside the margin
+    ])
+    gate = soft_box_log_gate(pts, center, size, yaw, margin=0.02, softness=0.002)[0]
+    assert gate[0] > math.log(0.99)
+    assert gate[1] < math.log(1e-5)
+    assert gate[2] > math.log(0.9)
+    no_margin = soft_box_log_gate(pts, center, size, yaw, margin=0.0, softness=0.002)[0]
+    assert no_margin[2] < math.log(0.01)
+
+
+def test_log_sigmoid_is_exact_far_from_zero():
+    x = torch.tensor([-200.0, -30.0, -1.0, 0.0, 3.0, 90.0], dtype=torch.float64)
+    torch.testing.assert_close(log_sigmoid(x), torch.nn.functional.logsigmoid(x))
+
+
+def test_detection_head_box_parametrisation():
+    torch.manual_seed(0)
+    head = DetectionHead(8, num_classes=3, size_prior=0.2)
+    out = head(torch.randn(5, 8), torch.zeros(5, 3), torch.randn(1, 8))
+    assert out["box_size"].min() > 0
+    vec = out["box_yaw_vec"]
+    torch.testing.assert_close(vec.norm(dim=-1), torch.ones(5))
+    torch.testing.assert_close(torch.stack([torch.cos(2 * out["box_yaw"]),
+                                            torch.sin(2 * out["box_yaw"])], -1), vec)
+    # a box turned by pi is the same box, and gets the same regression target
+    y = torch.tensor([0.3])
+    torch.testing.assert_close(box_vector(torch.zeros(1, 3), torch.ones(1, 3), y),
+                               box_vector(torch.zeros(1, 3), torch.ones(1, 3), y + math.pi))
+
+
+def test_language_guided_selection_takes_the_top_k_seeds():
+    torch.manual_seed(1)
+    sel = LanguageGuidedSelection(8, heads=2, num_queries=3)
+    xyz, feats = torch.randn(20, 3), torch.randn(20, 8)
+    seeds = torch.tensor([4, 9, 1, 17, 6, 12])
+    out = sel(feats, xyz, seeds, torch.randn(4, 8), torch.zeros(1, 4))
+    assert set(out.selected.tolist()) == set(out.seed_logits.topk(3).indices.tolist())
+    torch.testing.assert_close(out.anchors, xyz[seeds[out.selected]])
+
+
+def test_smooth_l1_is_eq_15():
+    pred = torch.tensor([0.0, 0.03, 0.5, -1.0])
+    target = torch.tensor([0.01, 0.0, 0.0, 0.0])
+    eps = 0.05
+    d = np.abs(pred.numpy() - target.numpy())
+    want = np.where(d < eps, 0.5 * d**2 / eps, d - 0.5 * eps).mean()
+    assert float(smooth_l1(pred, target, eps)) == pytest.approx(want, rel=1e-6)
+
+
+def test_weighted_cross_entropy_is_eq_16():
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [1.0, 1.0, 1.0]])
+    labels = torch.tensor([0, 2, -1])  # the last row is ignored
+    w = torch.tensor([0.5, 1.0, 3.0])
+    p = torch.softmax(logits, -1).numpy()
+    want = -(0.5 * np.log(p[0, 0]) + 3.0 * np.log(p[1, 2])) / 2  # 1/N with N = 2 rows
+    assert float(weighted_cross_entropy(logits, labels, w)) == pytest.approx(want, rel=1e-6)
+
+
+def test_binary_cross_entropy_is_eq_17():
+    logits = torch.tensor([[3.0, -2.0, 0.5]])
+    y = torch.tensor([[1.0, 0.0, 0.0]])
+    p = 1 / (1 + np.exp(-logits.numpy()[0]))
+    want = -np.mean(y.numpy()[0] * np.log(p) + (1 - y.numpy()[0]) * np.log(1 - p))
+    assert float(binary_cross_entropy(logits, y)[0]) == pytest.approx(want, rel=1e-6)
+
+
+def _raw(k=4, n=30, classes=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return {
+        "box_center": torch.randn(k, 3, generator=g), "box_size": torch.rand(k, 3, generator=g),
+        "box_yaw_vec": torch.nn.functional.normalize(torch.randn(k, 2, generator=g), dim=-1),
+        "ref_logit": torch.randn(k, generator=g),
+        "class_logits": torch.randn(k, classes, generator=g),
+        "mask_logits": torch.randn(k, n, generator=g),
+        "mask_logits_passes": torch.randn(2, k, n, generator=g),
+        "seed_logits": torch.randn(6, generator=g), "seed_points": torch.arange(0, 30, 5),
+        "point_feat": torch.randn(n, 8, generator=g), "memory_text": torch.randn(1, 8, generator=g),
+    }
+
+
+def _targets(n=30, t=2, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    masks = torch.zeros(t, n, dtype=torch.bool)
+    for i in range(t):
+        masks[i, i * 10:(i + 1) * 10] = True
+    return QueryTargets(masks, torch.randn(t, 3, generator=g), torch.rand(t, 3, generator=g),
+                        torch.rand(t, generator=g), torch.arange(t) % 3)
+
+
+def test_hungarian_matching_is_the_brute_force_optimum():
+    raw, tgt = _raw(k=5), _targets(t=3)
+    costs = MatchCosts()
+    cost = match_cost_matrix(raw, tgt, costs)
+    slots, tids = hungarian_match(raw, tgt, costs)
+    best = min(sum(float(cost[s, t]) for t, s in enumerate(perm))
+               for perm in itertools.permutations(range(5), 3))
+    assert float(cost[slots, tids].sum()) == pytest.approx(best, rel=1e-6)
+
+
+def test_matching_finds_the_slot_whose_mask_fits():
+    raw, tgt = _raw(k=4), _targets(t=2)
+    raw["mask_logits"] = torch.full((4, 30), -8.0)
+    raw["mask_logits"][2, 10:20] = 8.0  # slot 2 predicts target 1's points
+    raw["mask_logits"][0, 0:10] = 8.0  # slot 0 predicts target 0's points
+    slots, tids = hungarian_match(raw, tgt, MatchCosts(referred=0, classes=0, box=0))
+    assert dict(zip(tids.tolist(), slots.tolist())) == {0: 0, 1: 2}
+
+
+def test_zero_target_query_trains_every_slot_to_not_referred():
+    cfg = ModelConfig(loss_noobj_weight=0.25)
+    raw = {k: v.requires_grad_(v.is_floating_point()) for k, v in _raw().items()}
+    out = MRCosmoLoss(cfg)([raw], [_targets(t=0)])
+    r = raw["ref_logit"].detach().numpy()
+    want = -np.mean(0.25 * np.log(1 - 1 / (1 + np.exp(-r))))
+    assert float(out.terms["referred_wce"].detach()) == pytest.approx(want, rel=1e-5)
+    for name in ("smooth_l1", "class_wce", "bce", "dcma"):
+        assert float(out.terms[name]) == 0.0
+    assert out.memory_items is None
+    out.total.backward()
+    assert (raw["ref_logit"].grad > 0).all()  # every score is pushed down
+
+
+def test_objective_combines_terms_as_eq_12_13():
+    cfg = ModelConfig(loss_alpha=2.0, loss_beta=3.0, loss_seed_weight=0.5, dice_loss=True)
+    out = MRCosmoLoss(cfg)([_raw()], [_targets()])
+    t = out.terms
+    det = t["smooth_l1"] + t["class_wce"] + t["referred_wce"] + 0.5 * t["seed"]
+    want = 2.0 * det + 3.0 * (t["bce"] + t["dice"]) + t["dcma"]
+    assert float(out.total) == pytest.approx(float(want), rel=1e-6)
+    assert all(float(v) > 0 for k, v in t.items() if k != "dcma")
+    items = out.memory_items
+    assert items.text.shape == (2, 8) and items.bce.shape == (2,)
+    # the stored visual feature is the mean point feature of the target's points
+    slot_of = dict(zip(out.matches[0][1].tolist(), range(2)))
+    torch.testing.assert_close(items.visual[slot_of[1]], _raw()["point_feat"][10:20].mean(0))
+
+
+def test_loss_rejects_mismatched_targets():
+    with pytest.raises(ValueError, match="points"):
+        MRCosmoLoss(ModelConfig())([_raw(n=30)], [_targets(n=31)])
+    with pytest.raises(ValueError, match="box_size"):
+        QueryTargets(torch.zeros(1, 4, dtype=torch.bool), torch.zeros(1, 3), torch.zeros(2, 3),
+                     torch.zeros(1), torch.zeros(1, dtype=torch.long))
