@@ -40,8 +40,9 @@ def resolve_checkpoint(args: argparse.Namespace, scratch: Path) -> tuple[Path, b
     from query3d.config import load_config
     from query3d.model.runtime.benchmark import untrained_checkpoint
 
+    cfg = load_config(args.config)
     print(f"UNTRAINED: building {args.config!r} with random weights (no checkpoint given)")
-    return untrained_checkpoint(load_config(args.config), scratch / "untrained.pt"), True
+    return untrained_checkpoint(cfg, scratch / "untrained.pt"), True
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -67,6 +68,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Bad input (missing or damaged checkpoint, impossible settings) -> message, exit 2."""
+    from query3d.model.export.onnx_export import ExportError
+
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError, ExportError) as exc:
+        print(f"query3d bench: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from query3d.model.runtime.benchmark import format_table, run_benchmark
     from query3d.model.runtime.segmenter import Segmenter
 

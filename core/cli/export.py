@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -97,6 +98,17 @@ def _export_one(seg: Any, with_images: bool, args: argparse.Namespace, extra: di
 
 
 def run(args: argparse.Namespace) -> int:
+    """Bad input (missing or damaged checkpoint, impossible settings) -> message, exit 2."""
+    from query3d.model.export.onnx_export import ExportError
+
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError, ExportError) as exc:
+        print(f"query3d export: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from query3d.model.runtime.errors import BackendUnavailable
     from query3d.model.runtime.segmenter import Segmenter
 
