@@ -10,7 +10,7 @@ import pytest
 import torch
 from tiny_scenes import tiny_config, tiny_samples
 
-from query3d.model.checkpoint import CheckpointError, load_checkpoint
+from query3d.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from query3d.model.encoders import TextEncoder
 from query3d.model.mrcosmo import build_model
 from query3d.training.trainer import Trainer
@@ -50,7 +50,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     second = _trainer(root / "cut", text)
     second.resume(root / "cut" / "last.pt")
     second.train()
-    return {"full": full, "resumed": second, "root": root, "stopped_at": stopped_at}
+    return {"full": full, "resumed": second, "root": root, "stopped_at": stopped_at,
+            "text": text}
 
 
 def test_resume_mid_epoch_is_bit_identical(runs: dict) -> None:
@@ -72,6 +73,14 @@ def test_resume_refuses_a_checkpoint_of_another_network(runs: dict) -> None:
     other.model.dim = 8
     with pytest.raises(CheckpointError, match="model.dim: checkpoint 16, expected 8"):
         load_checkpoint(runs["root"] / "cut" / "last.pt", expected_config=other)
+
+
+def test_weights_only_checkpoint_cannot_be_resumed(runs: dict, tmp_path: Path) -> None:
+    bare = save_checkpoint(tmp_path / "bare.pt", runs["full"].model, runs["full"].cfg)
+    trainer = _trainer(tmp_path / "again", runs["text"])
+    with pytest.raises(CheckpointError, match="cannot be resumed: it has no optimizer, "
+                                              "scheduler, epoch"):
+        trainer.resume(bare)
 
 
 def test_schedule_warms_up_then_decays(runs: dict) -> None:

@@ -21,7 +21,12 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from query3d.config import Config
-from query3d.model.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
+from query3d.model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    restore_rng_state,
+    save_checkpoint,
+)
 from query3d.training.trainer.distributed import (
     DistContext,
     all_reduce_mean,
@@ -133,7 +138,12 @@ class Trainer:
         """Continue exactly where ``path`` stopped: weights, memory banks, optimiser,
         schedule, scaler, RNG states and the position inside the epoch."""
         _, state = load_checkpoint(path, expected_config=self.cfg)
-        extra = state["extra"]
+        extra = state.get("extra") or {}
+        missing = [k for k in ("optimizer", "scheduler", "rng") if not state.get(k)]
+        missing += [k for k in ("epoch", "step_in_epoch", "global_step") if k not in extra]
+        if missing:
+            raise CheckpointError(f"checkpoint {path} cannot be resumed: it has no "
+                                  f"{', '.join(missing)} (a weights-only checkpoint)")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -142,7 +152,8 @@ class Trainer:
             self.scaler.load_state_dict(extra["scaler"])
         self.epoch, self.step_in_epoch = extra["epoch"], extra["step_in_epoch"]
         self.global_step = extra["global_step"]
-        self.best_value, self.best_epoch = extra["best_value"], extra["best_epoch"]
+        self.best_value = extra.get("best_value")
+        self.best_epoch = extra.get("best_epoch", -1)
         restore_rng_state(state["rng"])
 
     # -- loop ------------------------------------------------------------------------
