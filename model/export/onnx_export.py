@@ -170,7 +170,8 @@ def export_onnx(
     opset: int = DEFAULT_OPSET,
     metadata: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Export ``module(**example_inputs)`` (a tuple of tensors) to ``path``.
+    """Export ``module(*example_inputs.values())`` (returning a tuple of tensors named
+    ``output_names``) to ``path``; graph inputs are named and ordered like ``example_inputs``.
 
     Raises ExportError when the exporter fails, the graph uses anything outside standard
     ONNX, the requested opset could not be honoured, or the checker rejects the model.
