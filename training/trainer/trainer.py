@@ -11,6 +11,7 @@ is a hook.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -94,9 +95,14 @@ class Trainer:
         self.objective = objective
         self.step_module: torch.nn.Module = objective
         if ctx.distributed:
+            # Buffers are synced once at start, never per forward: the memory banks are
+            # kept equal by identical updates, BatchNorm statistics at each epoch's end.
+            no_forward_sync = ({"forward_sync_buffers": False} if "forward_sync_buffers"
+                               in inspect.signature(DistributedDataParallel).parameters
+                               else {"broadcast_buffers": False})
             self.step_module = DistributedDataParallel(
                 objective, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
-                broadcast_buffers=False, find_unused_parameters=tc.ddp_find_unused)
+                find_unused_parameters=tc.ddp_find_unused, **no_forward_sync)
         own = {id(p) for p in model.parameters()}
         if any(id(p) not in own for p in objective.parameters()):
             raise ValueError("the objective has parameters outside the model; they would "
