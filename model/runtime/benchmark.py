@@ -1,9 +1,9 @@
 """Latency and memory of ``Segmenter`` per backend and point count, measured in one run.
 
-Backends are measured in the same process on the same clouds, interleaved per size, so
-their ratios are not distorted by another load on the machine starting or stopping
+Backends are measured in the same process on the same clouds, their runs alternating,
+so their ratios are not distorted by another load on the machine starting or stopping
 between them. Peak memory is the process high-water mark (``ru_maxrss``), which only
-grows: the value after a backend's runs bounds what serving that backend needs.
+grows: the value after a size bounds what serving all measured backends at once needs.
 """
 
 from __future__ import annotations
@@ -66,28 +66,27 @@ def run_benchmark(
     )
     for size in sizes:
         points, colors = tabletop_cloud(size, seed=size)
-        for name, segmenter in segmenters.items():
+        timings = {name: {stage: [] for stage in STAGES} for name in segmenters}
+        cold_text: dict[str, float] = {}
+        for segmenter in segmenters.values():
             segmenter.text_cache.clear()
-            timings: dict[str, list[float]] = {stage: [] for stage in STAGES}
-            cold_text = None
-            for i in range(warmup + runs):
+        # Runs alternate between backends, so a load change on the machine hits all alike.
+        for i in range(warmup + runs):
+            for name, segmenter in segmenters.items():
                 result = segmenter.segment(points, colors, text=text)
                 bar.update(1)
-                if i == 0:
-                    cold_text = result.timings_ms["text"]
+                cold_text.setdefault(name, result.timings_ms["text"])
                 if i >= warmup:
                     for stage in STAGES:
-                        timings[stage].append(result.timings_ms[stage])
-            if torch.cuda.is_available():
-                gpu_peak = torch.cuda.max_memory_allocated() / 2**20
-            else:
-                gpu_peak = None
+                        timings[name][stage].append(result.timings_ms[stage])
+        gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+        for name in segmenters:
             results.append(
                 {
                     "points": size,
                     "backend": name,
-                    "ms": {stage: _summary(v) for stage, v in timings.items()},
-                    "text_uncached_ms": cold_text,
+                    "ms": {stage: _summary(v) for stage, v in timings[name].items()},
+                    "text_uncached_ms": cold_text[name],
                     "peak_rss_mb": peak_rss_mb(),
                     "peak_cuda_mb": gpu_peak,
                 }
