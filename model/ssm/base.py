@@ -23,7 +23,12 @@ class SequenceModel(nn.Module):
 
     dim: int
 
-    def forward(self, steps: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    def forward(self, steps: Sequence[torch.Tensor], last_only: bool = False) -> list[torch.Tensor]:
+        """Outputs for every step; with ``last_only`` just ``[psi_L]``.
+
+        Eq. 7 reads only the terminal outputs, and each skipped output is a per-point
+        D x D product, so the alignment block asks for the last one alone.
+        """
         raise NotImplementedError
 
     def forward_sequence(self, x: torch.Tensor) -> torch.Tensor:

@@ -32,5 +32,6 @@ class BidirectionalSSM(nn.Module):
 
     def terminal_sum(self, steps: Sequence[torch.Tensor]) -> torch.Tensor:
         """psi_L^f + psi_1^b: the two outputs that have seen the whole sequence."""
-        psi_f, psi_b = self(steps)
-        return psi_f[-1] + psi_b[0]
+        steps = list(steps)
+        psi_f = self.forward_model(steps, last_only=True)[0]
+        return psi_f + self.backward_model(steps[::-1], last_only=True)[0]

@@ -29,12 +29,13 @@ class LTISSM(SequenceModel):
         self.C = nn.Parameter(torch.empty(dim, dim).uniform_(-bound, bound))
         self.D = nn.Parameter(torch.empty(dim, dim).uniform_(-bound, bound))
 
-    def forward(self, steps: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    def forward(self, steps: Sequence[torch.Tensor], last_only: bool = False) -> list[torch.Tensor]:
         # Row-vector form: (A h)^T = h^T A^T, so every product is x @ M.T.
         h: torch.Tensor | None = None
         outs = []
-        for x in steps:
+        for t, x in enumerate(steps):
             drive = x @ self.B.T
             h = drive if h is None else h @ self.A.T + drive
-            outs.append(h @ self.C.T + x @ self.D.T)
+            if not last_only or t == len(steps) - 1:
+                outs.append(h @ self.C.T + x @ self.D.T)
         return outs

@@ -97,7 +97,7 @@ class SelectiveSSM(SequenceModel):
             and not exporting
         )
 
-    def forward(self, steps: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    def forward(self, steps: Sequence[torch.Tensor], last_only: bool = False) -> list[torch.Tensor]:
         A = -torch.exp(self.A_log)
         if self._fused_ok(steps[0]):
             x = torch.stack(torch.broadcast_tensors(*steps), dim=-1)  # (..., d, L)
@@ -115,15 +115,17 @@ class SelectiveSSM(SequenceModel):
                 self.dt_proj.bias.float(),
                 True,
             )
-            return list(y.reshape(*lead, self.dim, -1).unbind(-1))
+            outs = list(y.reshape(*lead, self.dim, -1).unbind(-1))
+            return outs[-1:] if last_only else outs
         outs = []
         h = None
-        for x in steps:
+        for t, x in enumerate(steps):
             dt_raw, b, c = self._selection(x)
             dt = F.softplus(dt_raw + self.dt_proj.bias)[..., None]  # (..., d, 1)
             drive = dt * x[..., None] * b[..., None, :]  # (..., d, n)
             h = drive if h is None else torch.exp(dt * A) * h + drive
-            outs.append((h * c[..., None, :]).sum(-1) + self.D * x)
+            if not last_only or t == len(steps) - 1:
+                outs.append((h * c[..., None, :]).sum(-1) + self.D * x)
         return outs
 
     def scan_arguments(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

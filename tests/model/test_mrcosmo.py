@@ -20,6 +20,15 @@ from query3d.model.postprocess import decode
 from query3d.model.preprocess import prepare_frame
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small ops on shared CI cores: intra-op threads cost more than they give (3-10x)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def text_encoder() -> TextEncoder:
     return TextEncoder(load_config("small").model)
@@ -99,7 +108,7 @@ def test_every_trainable_parameter_gets_a_gradient(text_encoder, scene):
 
 
 def test_shuffling_points_shuffles_the_mask(text_encoder, scene):
-    cfg = small_cfg()
+    cfg = small_cfg(use_images=False)
     model = build(cfg, text_encoder).eval()
     text = model.encode_text("the blue box")
     perm = np.random.default_rng(1).permutation(len(scene.points))
@@ -111,7 +120,7 @@ def test_shuffling_points_shuffles_the_mask(text_encoder, scene):
 
 
 def test_fixed_seed_gives_identical_outputs(text_encoder, scene):
-    cfg = small_cfg()
+    cfg = small_cfg(use_images=False)
     frame = prepare_frame(scene.points, scene.colors, cfg)
     text = text_encoder("the yellow box")
     outs = []
@@ -126,7 +135,7 @@ def test_fixed_seed_gives_identical_outputs(text_encoder, scene):
 
 
 def test_bad_input_raises_value_errors_naming_the_problem(text_encoder, scene):
-    cfg = small_cfg()
+    cfg = small_cfg(use_images=False)
     model = build(cfg, text_encoder).eval()
     text = model.encode_text("the red box")
     good = prepare_frame(scene.points, scene.colors, cfg)
@@ -154,7 +163,7 @@ def test_bad_input_raises_value_errors_naming_the_problem(text_encoder, scene):
 
 
 def test_forward_accepts_the_flat_dict_form(text_encoder, scene):
-    cfg = small_cfg()
+    cfg = small_cfg(use_images=False)
     model = build(cfg, text_encoder).eval()
     frame = prepare_frame(scene.points, scene.colors, cfg)
     text = model.encode_text("the red box")
@@ -165,7 +174,9 @@ def test_forward_accepts_the_flat_dict_form(text_encoder, scene):
 
 @pytest.mark.parametrize("update", [False, True])
 def test_memory_is_read_only_at_inference_unless_configured(text_encoder, scene, update):
-    cfg = small_cfg(score_threshold=0.0, memory_update_at_inference=update)  # every slot fires
+    # score_threshold 0: every slot fires
+    cfg = small_cfg(use_images=False, score_threshold=0.0,
+                    memory_update_at_inference=update)
     model = build(cfg, text_encoder).eval()
     with torch.no_grad():
         model(prepare_frame(scene.points, scene.colors, cfg), model.encode_text("the red box"))
@@ -173,7 +184,8 @@ def test_memory_is_read_only_at_inference_unless_configured(text_encoder, scene,
 
 
 def test_ablations_and_registry(text_encoder, scene):
-    full = parameter_counts(build(small_cfg(), text_encoder))["without_text_encoder"]
+    full = parameter_counts(build(small_cfg(use_images=False), text_encoder))
+    full = full["without_text_encoder"]
     for change in ({"use_dcma": False}, {"use_memory": False}, {"ssm": "mamba"}):
         cfg = small_cfg(use_images=False, **change)
         torch.manual_seed(0)

@@ -93,6 +93,8 @@ def test_forward_pass_is_causal(name):
     torch.testing.assert_close(a[0], b[0])
     torch.testing.assert_close(a[1], b[1])
     assert not torch.allclose(a[2], b[2])
+    (last,) = model(xs, last_only=True)
+    torch.testing.assert_close(last, a[2])
 
 
 def _selective_scan_loops(u, delta, A, B, C, D, bias):
