@@ -28,7 +28,7 @@ class ModelConfig:
     encoder_layers: int = 2
     decoder_layers: int = 2
     num_queries: int = 16  # K detection slots
-    num_classes: int = 20
+    num_classes: int = 24  # the synthetic catalogue (training.data.synthetic CLASS_NAMES)
     text_encoder: str = ""  # local Hugging Face folder; "" = bundled all-MiniLM-L6-v2
     text_dim: int = 384
     freeze_text: bool = True
