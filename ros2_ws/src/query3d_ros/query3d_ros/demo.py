@@ -1,0 +1,191 @@
+"""The one-command demo: node + scene player + command senders as separate processes
+over real DDS; writes ``demo_out/`` (a PNG per command and ``summary.json``).
+
+Commands cover a single target, an instruction, several targets and an absent object.
+Each result is scored against the scene's ground truth with the GRES rule (a zero-target
+command scores 1 only when nothing is returned).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from rclpy.node import Node
+from sensor_msgs.msg import PointCloud2
+from std_msgs.msg import String
+
+from query3d.bundled import DEMO_SCENE_DIR, demo_checkpoint
+from query3d.model.output import QueryResult, TargetResult
+from query3d.viz import render_result
+from query3d_ros.conversions import cloud_to_numpy, read_structured
+from query3d_ros.extrinsics import matrix_to_pose
+from query3d_ros.launcher import Processes, executable, node_command, ros_env
+from query3d_ros.play_scene import load_scene
+from query3d_ros.qos import RELIABLE
+
+DEMO_KINDS = ("st", "instruction", "mt", "zt")
+
+
+class ResultCollector(Node):
+    """Keeps the node's JSON results and the mask clouds, matched by header stamp."""
+
+    def __init__(self, result_topic: str, mask_topic: str) -> None:
+        super().__init__("query3d_demo_collector")
+        self.results: list[dict] = []
+        self.masks: dict[float, PointCloud2] = {}
+        self.create_subscription(String, result_topic, self._on_result, RELIABLE)
+        self.create_subscription(PointCloud2, mask_topic, self._on_mask, RELIABLE)
+
+    def _on_result(self, msg: String) -> None:
+        self.results.append(json.loads(msg.data))
+
+    def _on_mask(self, msg: PointCloud2) -> None:
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        self.masks[round(stamp, 6)] = msg
+        while len(self.masks) > 8:  # bounded: only recent frames matter
+            self.masks.pop(next(iter(self.masks)))
+
+    def wait_for(self, command: str, timeout: float) -> tuple[dict, PointCloud2 | None] | None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            rclpy.spin_once(self, timeout_sec=0.1)
+            for res in self.results:
+                if res["command"] == command:
+                    mask = self.masks.get(round(res.get("stamp", -1.0), 6))
+                    if mask is not None or res.get("error"):
+                        return res, mask
+        return None
+
+
+def result_from_messages(summary: dict, mask: PointCloud2) -> tuple[QueryResult, np.ndarray,
+                                                                      np.ndarray | None]:
+    """Rebuild a QueryResult (for the picture and scoring) from what the node published."""
+    cloud = cloud_to_numpy(mask)
+    instance = np.asarray(read_structured(mask)["instance"]).reshape(-1).astype(np.int64)
+    targets = []
+    for t in summary["targets"]:
+        idx = np.flatnonzero(instance == t["target_id"])
+        targets.append(TargetResult(t["target_id"], idx, np.ones(len(idx), np.float32),
+                                    np.array(t["box_center"]), np.array(t["box_size"]),
+                                    t["box_yaw"], t["score"], t["label"]))
+    result = QueryResult(summary["command"], len(instance), targets)
+    return result, cloud.points.reshape(-1, 3), (None if cloud.colors is None
+                                                 else cloud.colors.reshape(-1, 3))
+
+
+def gres_iou(pred: np.ndarray, gt: np.ndarray) -> float:
+    if not gt.any():
+        return float(not pred.any())
+    return float((pred & gt).sum() / max((pred | gt).sum(), 1))
+
+
+def demo_commands(scene_dir: Path, scene_id: str) -> list[dict]:
+    """The bundled commands (demo_commands.json), else one of each kind from the queries."""
+    bundled = scene_dir / "demo_commands.json"
+    if bundled.is_file():
+        return json.loads(bundled.read_text())
+    from query3d.training.data.synthetic.dataset import SyntheticDataset
+
+    split = sorted(d.name for d in scene_dir.iterdir() if (d / "meta.json").is_file())[0]
+    picked: dict[str, dict] = {}
+    for r in SyntheticDataset(scene_dir, split).queries(scene_id):
+        key = "instruction" if r["kind"] == "instruction" else r["eval_type"]
+        picked.setdefault(key, r)
+    return [{"text": picked[k]["description"], "object_ids": picked[k]["object_ids"],
+             "kind": k} for k in DEMO_KINDS if k in picked]
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40]
+
+
+def run_demo(out_dir: Path, checkpoint: str | None = None, scene_dir: Path = DEMO_SCENE_DIR,
+             backend: str = "auto", timeout: float = 300.0,
+             commands: list[dict] | None = None) -> dict:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scene = load_scene(str(scene_dir), None, None)
+    commands = commands or demo_commands(scene_dir, scene.scene_id)
+    domain = random.Random().randint(101, 199)
+    env = ros_env(domain)
+    procs = Processes(env, out_dir / "logs")
+    params = {"checkpoint": checkpoint or str(demo_checkpoint()), "backend": backend}
+    if scene.cameras:
+        params["camera_to_cloud"] = matrix_to_pose(scene.cameras[0].T_world_cam)
+    started = time.monotonic()
+    procs.start("node", node_command(params))
+    procs.start("player", [*executable("query3d_play_scene"), str(scene_dir), "--rate", "2"])
+    rclpy.init(domain_id=domain)
+    collector = ResultCollector("/query3d_node/result", "/query3d_node/mask")
+    rows = []
+    try:
+        for i, cmd in enumerate(commands):
+            send = subprocess.run(
+                [*executable("query3d_send"), cmd["text"], "--timeout", str(timeout)],
+                env=env, capture_output=True, text=True, timeout=timeout + 30)
+            got = collector.wait_for(cmd["text"], timeout=30.0)
+            if send.returncode != 0 or got is None:
+                raise RuntimeError(f"no result for {cmd['text']!r}: {send.stderr.strip()}\n"
+                                   f"node log:\n{procs.log('node')[-3000:]}")
+            summary, mask = got
+            row = {"command": cmd["text"], "kind": cmd.get("kind", ""),
+                   "latency_ms": summary["latency_ms"], "targets": summary["targets"],
+                   "expected_object_ids": cmd.get("object_ids"), "error": summary.get("error")}
+            if mask is not None:
+                result, points, colors = result_from_messages(summary, mask)
+                png = out_dir / f"{i}_{slug(cmd['text'])}.png"
+                render_result(points, colors, result, png, title=cmd["text"])
+                row["png"] = png.name
+                if cmd.get("object_ids") is not None and scene.instance is not None \
+                        and len(scene.instance) == result.num_points:
+                    gt = np.isin(scene.instance, cmd["object_ids"])
+                    row["iou"] = gres_iou(result.union_mask(), gt)
+            rows.append(row)
+    finally:
+        collector.destroy_node()
+        rclpy.try_shutdown()
+        procs.stop()
+    report = {"scene": scene.scene_id, "backend": backend, "domain_id": domain,
+              "wall_s": time.monotonic() - started, "commands": rows}
+    (out_dir / "summary.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def print_table(report: dict) -> None:
+    print(f"{'command':<45} {'kind':<12} {'targets':>7} {'IoU':>5} {'ms':>7}")
+    for r in report["commands"]:
+        iou = f"{r['iou']:.2f}" if "iou" in r else "  -"
+        labels = len(r["targets"])
+        print(f"{r['command'][:45]:<45} {r['kind']:<12} {labels:>7} {iou:>5} "
+              f"{r['latency_ms']:>7.0f}")
+    print(f"wall time {report['wall_s']:.0f} s; pictures and summary.json in the output folder")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="query3d demo", description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default="demo_out", help="output folder")
+    parser.add_argument("--checkpoint", default=None, help="default: the bundled demo")
+    parser.add_argument("--scene", default=str(DEMO_SCENE_DIR), help="dataset folder")
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--timeout", type=float, default=300.0, help="s per command")
+    args = parser.parse_args(argv)
+    try:
+        report = run_demo(Path(args.out), args.checkpoint, Path(args.scene), args.backend,
+                          args.timeout)
+    except (RuntimeError, FileNotFoundError, ValueError) as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    print_table(report)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
