@@ -87,13 +87,20 @@ class PinholeCamera:
             v, u = np.divmod(np.arange(self.width * self.height), self.width)
             d_cam = np.stack([(u - self.K[0, 2]) / self.K[0, 0],
                               (v - self.K[1, 2]) / self.K[1, 1], np.ones(len(u))], axis=1)
-            self._dirs = mat3(d_cam, self.T_world_cam[:3, :3].T)
+            self._dirs = np.ascontiguousarray(mat3(d_cam, self.T_world_cam[:3, :3].T))
         if flat_index is None:
             return self.position[None, :], self._dirs
         return self.position[None, :], self._dirs[flat_index]
 
     def depth_of(self, points: np.ndarray) -> np.ndarray:
         return self.world_to_camera(points)[:, 2]
+
+    def unit_rays(self) -> np.ndarray:
+        """Unit world directions of all pixels (row-major), for shading."""
+        if getattr(self, "_unit", None) is None:
+            _, dirs = self.rays(None)
+            self._unit = dirs / np.sqrt(np.einsum("ij,ij->i", dirs, dirs))[:, None]
+        return self._unit
 
     def ray_components(self, flat_index: np.ndarray) -> tuple[tuple, tuple]:
         """Float32 structure-of-arrays rays for the intersection kernels."""

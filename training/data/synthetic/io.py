@@ -6,6 +6,7 @@ DIR/<split>/queries.json                 Multi3DRefer-like records, all scenes
 DIR/<split>/scenes/<scene_id>/cloud.npz  points f32 (N,3), colors u8 (N,3),
                                          instance i32 (N,), semantic i32 (N,)
                               objects.json   oriented boxes, colour, scene graph
+                              scene.json     kind and the box the cloud was cropped to
                               cameras.json   K, T_world_cam, image size per camera
                               camN_rgb.png, camN_depth.png (uint16 mm, 0 = none),
                               camN_instance.png (uint16, instance + 1, 0 = none)
@@ -54,7 +55,7 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             info = zipfile.ZipInfo(name + ".npy", date_time=_FIXED_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue(), compresslevel=6)
+            zf.writestr(info, buf.getvalue(), compresslevel=1)
 
 
 def read_cloud(path: Path) -> dict[str, np.ndarray]:
@@ -79,7 +80,7 @@ def write_png(path: Path, array: np.ndarray) -> None:
         img = Image.fromarray(array)  # 16-bit greyscale ("I;16")
     else:
         img = Image.fromarray(np.ascontiguousarray(array))
-    img.save(path, format="PNG", compress_level=3)
+    img.save(path, format="PNG", compress_level=1)  # 3x faster than 6, ~10% larger
 
 
 def read_png(path: Path) -> np.ndarray:
@@ -97,6 +98,8 @@ def write_scene(scene_dir: Path, record) -> None:
     scene_dir.mkdir(parents=True, exist_ok=True)
     write_npz(scene_dir / "cloud.npz", record.cloud)
     write_json(scene_dir / "objects.json", record.objects)
+    write_json(scene_dir / "scene.json", {"scene_id": record.scene_id, "kind": record.kind,
+                                          "crop_lo": record.crop[0], "crop_hi": record.crop[1]})
     cameras = []
     for k, view in enumerate(record.views):
         cam = view.camera

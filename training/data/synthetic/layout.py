@@ -65,7 +65,7 @@ class SceneLayout:
     extent: float = 1.0  # radius of the interesting region around ``focus``
 
     def render_items(self) -> list[RenderItem]:
-        items = [RenderItem(p.solid, p.material, -1, SEMANTIC_ID[cls], p.accent)
+        items = [RenderItem(p.solid, p.material, -1, SEMANTIC_ID[cls], p.accent, shell=True)
                  for p, cls in self.background]
         for obj in self.objects:
             items.extend(obj.render_items())

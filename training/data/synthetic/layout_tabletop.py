@@ -127,6 +127,8 @@ def room_background(rng, center_x: float, half_x: float, half_y: float) -> list:
                    material=floor_mat), "floor")]
     parts.append((part(box([center_x + half_x + 0.05, 0, 1.3], [0.1, 2 * half_y, 2.6]),
                        material=wall_mat), "wall"))
+    parts.append((part(box([center_x - half_x - 0.05, 0, 1.3], [0.1, 2 * half_y, 2.6]),
+                       material=wall_mat), "wall"))
     for sign in (-1, 1):
         parts.append((part(box([center_x, sign * (half_y + 0.05), 1.3],
                                [2 * half_x, 0.1, 2.6]), material=wall_mat), "wall"))
@@ -138,7 +140,7 @@ def tabletop_layout(rng: np.random.Generator, min_objects: int = 4,
     width, depth = rng.uniform(0.9, 1.6), rng.uniform(0.6, 0.9)
     height = rng.uniform(0.7, 0.78)
     cx = rng.uniform(0.35, 0.5) + depth / 2
-    color = str(rng.choice(["brown", "brown", "white", "grey", "black"]))
+    color = str(rng.choice(["brown", "brown", "white", "white", "grey", "black"]))
     table_model = ObjectModel("table", color, table_parts(rng, color, depth, width, height))
     table = PlacedObject(0, table_model, *pose(0.0, [cx, 0.0, 0.0]), yaw=0.0)
     placed = [table]

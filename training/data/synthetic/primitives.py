@@ -11,6 +11,7 @@ never Python loops, so one call intersects a whole pixel rectangle.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -80,8 +81,11 @@ class Primitive:
         c = self.center.tolist()
         rel = [o[i] - c[i] for i in range(3)]
         lo = tuple(_combine(rel, m, j) for j in range(3))
-        ld = tuple(_nonzero(_combine(d, m, j)) for j in range(3))
-        t_in, t_out = _LOCAL_TESTS[self.shape](self, lo, ld)
+        # A zero slope (ray parallel to a face) divides to +-inf, which the interval
+        # logic handles; callers silence the divide warnings.
+        ld = tuple(_combine(d, m, j) for j in range(3))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            t_in, t_out = _LOCAL_TESTS[self.shape](self, lo, ld)
         return np.where(t_in <= t_out, t_in, np.inf), t_out
 
     def surface_distance(self, points: np.ndarray) -> np.ndarray:
@@ -129,11 +133,6 @@ def _combine(v: list, m: list, j: int):
             term = v[i] * m[i][j]
             out = term if out is None else out + term
     return 0.0 * v[0] if out is None else out
-
-
-def _nonzero(x):
-    # A ray parallel to a face gets a huge (not infinite, not NaN) slope inverse.
-    return np.where(x == 0, np.float32(1e-12), x) if isinstance(x, np.ndarray) else (x or 1e-12)
 
 
 def _box(_prim: Primitive, o: tuple, d: tuple):
@@ -215,6 +214,10 @@ class Solid:
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """World axis-aligned bounds (intersection of the parts' bounds)."""
+        return self._bounds
+
+    @cached_property
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
         lo = np.max([p.corners().min(axis=0) for p in self.parts], axis=0)
         hi = np.min([p.corners().max(axis=0) for p in self.parts], axis=0)
         return lo, hi

@@ -17,13 +17,18 @@ from query3d.training.data.synthetic.primitives import Solid
 
 @dataclass(frozen=True)
 class RenderItem:
-    """A solid in world coordinates with its material and labels (-1: background)."""
+    """A solid in world coordinates with its material and labels (-1: background).
+
+    ``shell`` marks the room's floor and walls: everything else is inside them, so from
+    a viewpoint inside the room they can only show where nothing else was hit.
+    """
 
     solid: Solid
     material: Material
     instance: int
     semantic: int
     accent: bool = False
+    shell: bool = False
 
 
 @dataclass
@@ -49,8 +54,9 @@ def cast(grid, items: list[RenderItem], with_normals: bool = True) -> HitBuffers
     """First hit of every ray of ``grid`` (a PinholeCamera or OrthoGrid) against ``items``.
 
     Items are drawn roughly front to back; a pixel is re-tested for an item only while
-    its current depth is beyond the item's nearest possible depth. Normals are computed
-    afterwards, once per visible pixel, instead of for every tested ray.
+    its current depth is beyond the item's nearest possible depth, and shell items only
+    where nothing else was hit. Normals are computed afterwards, once per visible pixel,
+    instead of for every tested ray.
     """
     n = grid.width * grid.height
     t = np.full(n, np.inf)
@@ -63,23 +69,27 @@ def cast(grid, items: list[RenderItem], with_normals: bool = True) -> HitBuffers
         corners = _corners(lo, hi)
         rect = grid.pixel_rect(corners)
         if rect is not None:
-            todo.append((float(grid.depth_of(corners).min()), k, rect))
-    for near, k, (u0, u1, v0, v1) in sorted(todo):
+            todo.append((it.shell, float(grid.depth_of(corners).min()), k, rect))
+    free = None
+    for shell, near, k, (u0, u1, v0, v1) in sorted(todo):
+        if shell and free is None:
+            free = np.zeros(n, bool)
+            free[item < 0] = True
         idx = (np.arange(v0, v1)[:, None] * grid.width + np.arange(u0, u1)[None, :]).ravel()
-        idx = idx[t[idx] > near]
+        idx = idx[free[idx]] if shell else idx[t[idx] > near]
         if len(idx) == 0:
             continue
         o, d = grid.ray_components(idx)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            t_hit = items[k].solid.intersect(o, d)
+        t_hit = items[k].solid.intersect(o, d)
         closer = t_hit < t[idx]
         sel = idx[closer]
         t[sel] = t_hit[closer]
         item[sel] = k
     normal = np.zeros((n, 3))
     if with_normals:
-        order = np.argsort(item, kind="stable")
-        bounds = np.searchsorted(item[order], np.arange(len(items) + 1))
+        small = item.astype(np.int16) if len(items) < 32000 else item  # radix sort
+        order = np.argsort(small, kind="stable")
+        bounds = np.searchsorted(small[order], np.arange(len(items) + 1))
         for k in range(len(items)):
             sel = order[bounds[k]:bounds[k + 1]]
             if len(sel):

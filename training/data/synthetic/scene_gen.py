@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from query3d.training.data.synthetic.camera import OrthoGrid
-from query3d.training.data.synthetic.catalogue import CLASS_NAMES
+from query3d.training.data.synthetic.catalogue import CLASS_NAMES, SEMANTIC_ID
 from query3d.training.data.synthetic.cloud import fuse_views
 from query3d.training.data.synthetic.layout import SceneLayout
 from query3d.training.data.synthetic.layout_room import room_layout
@@ -59,6 +59,7 @@ class SceneRecord:
     cloud: dict[str, np.ndarray]
     objects: list[dict]
     queries: list[dict]
+    crop: tuple[list[float], list[float]] = ([], [])  # the cloud's crop box (lo, hi)
     class_names: tuple[str, ...] = CLASS_NAMES
 
 
@@ -91,7 +92,9 @@ def generate_scene(scene_id: str, seed: np.random.SeedSequence | int,
     items = layout.render_items()
     shadow_grid = OrthoGrid(lighting.key_dir, layout.focus, layout.extent + 0.4,
                             size=384 if options.kind == "tabletop" else 512)
-    shadow_hits = cast(shadow_grid, items, with_normals=False)
+    # Walls cast no shadows (there is no ceiling for them to block light from).
+    shadow_hits = cast(shadow_grid, [it for it in items if it.semantic != SEMANTIC_ID["wall"]],
+                       with_normals=False)
     views = [render_view(cam, items, lighting, shadow_grid, shadow_hits, rng, options.kinect)
              for cam in cameras]
     cloud = fuse_views(views, layout.crop_lo, layout.crop_hi, options.voxel_size,
@@ -99,4 +102,6 @@ def generate_scene(scene_id: str, seed: np.random.SeedSequence | int,
     objects = object_records(layout, cloud["instance"])
     facts = facts_from_objects(objects, cameras[0].position, options.kind)
     queries = sample_queries(facts, rng, scene_id, options.queries_per_scene)
-    return SceneRecord(scene_id, options.kind, views, cloud, objects, queries)
+    crop = ([round(float(v), 5) for v in layout.crop_lo],
+            [round(float(v), 5) for v in layout.crop_hi])
+    return SceneRecord(scene_id, options.kind, views, cloud, objects, queries, crop)

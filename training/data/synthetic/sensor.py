@@ -18,18 +18,20 @@ from scipy import ndimage
 @dataclass(frozen=True)
 class KinectModel:
     focal_baseline: float = 525.0 * 0.075  # f [px] * projector baseline [m]
-    disparity_sigma: float = 0.07  # white disparity noise, px
-    correlated_sigma: float = 0.05  # spatially correlated disparity noise, px
+    disparity_sigma: float = 0.04  # white disparity noise, px
+    correlated_sigma: float = 0.02  # spatially correlated disparity noise, px
+    depth_floor_sigma: float = 0.00045  # distance-independent depth noise, m
     correlation_px: int = 6  # size of the correlated blobs
     subpixel: float = 1.0 / 8.0  # disparity quantisation step, px
     min_range: float = 0.45
     max_range: float = 4.5
     grazing_cos: float = 0.12  # below: no return
-    dark_luminance: float = 0.05  # linear albedo below which returns fade
-    dark_drop: float = 0.7  # drop share on the darkest surfaces
+    dark_luminance: float = 0.025  # linear albedo below which returns fade
+    dark_drop: float = 0.5  # drop share on the darkest surfaces
     gloss_drop: float = 0.8  # drop share where a glossy surface mirrors the projector
-    edge_drop: float = 0.6  # drop share on depth discontinuities
-    speckle_drop: float = 0.003  # isolated random holes
+    edge_drop: float = 0.35  # drop share on depth discontinuities
+    speckle_drop: float = 0.001  # isolated random holes
+    radial_distortion: float = 0.003  # relative depth bend at the image corners (max)
 
 
 def projector_shadow(z: np.ndarray, focal_baseline: float) -> np.ndarray:
@@ -49,9 +51,8 @@ def projector_shadow(z: np.ndarray, focal_baseline: float) -> np.ndarray:
 
 def _blobs(shape: tuple[int, int], rng: np.random.Generator, cell: int) -> np.ndarray:
     """Smooth random field in [0, 1]: drop-outs come in patches, not salt noise."""
-    coarse = rng.random((shape[0] // cell + 2, shape[1] // cell + 2))
-    field = ndimage.zoom(coarse, cell, order=1)[: shape[0], : shape[1]]
-    return field
+    coarse = rng.random((shape[0] // cell + 2, shape[1] // cell + 2), dtype=np.float32)
+    return ndimage.zoom(coarse, cell, order=1)[: shape[0], : shape[1]]
 
 
 def kinect_depth(z_true: np.ndarray, normal: np.ndarray, view: np.ndarray,
@@ -67,29 +68,36 @@ def kinect_depth(z_true: np.ndarray, normal: np.ndarray, view: np.ndarray,
     z = np.where(np.isfinite(z_true), z_true, np.nan)
     valid = np.isfinite(z) & (z > model.min_range) & (z < model.max_range)
     valid &= ~projector_shadow(np.where(valid, z, np.nan), model.focal_baseline)
-    cos = np.abs(np.sum(normal * view, axis=2))
+    cos = np.abs(np.einsum("hwc,hwc->hw", normal, view))
     valid &= cos > model.grazing_cos
-    grazing_fade = np.clip((cos - model.grazing_cos) / 0.2, 0.0, 1.0)
-    patches = _blobs(z.shape, rng, 8)
+    # Each drop-out cause gets its own uniform draw, so the causes stay independent.
+    draw = rng.random((4, *z.shape), dtype=np.float32)
+    grazing_drop = 0.15 * (1.0 - np.clip((cos - model.grazing_cos) / 0.2, 0.0, 1.0))
+    valid &= draw[0] >= grazing_drop
     darkness = np.clip((model.dark_luminance - luminance) / model.dark_luminance, 0.0, 1.0)
-    valid &= patches > model.dark_drop * darkness
-    mirror = specular * np.clip((cos - 0.97) / 0.03, 0.0, 1.0) * 2.0
-    valid &= rng.random(z.shape) > np.clip(mirror, 0.0, model.gloss_drop)
-    valid &= rng.random(z.shape) < 0.85 + 0.15 * grazing_fade + (grazing_fade >= 1)
-    valid &= ~(_depth_edges(np.where(valid, z, np.nan))
-               & (rng.random(z.shape) < model.edge_drop))
-    valid &= rng.random(z.shape) > model.speckle_drop
-    disparity = model.focal_baseline / np.where(valid, z, 1.0)
+    valid &= _blobs(z.shape, rng, 8) > model.dark_drop * darkness
+    mirror = np.clip(specular * np.clip((cos - 0.97) / 0.03, 0.0, 1.0) * 2.0, 0.0,
+                     model.gloss_drop)
+    valid &= draw[1] >= mirror
+    valid &= ~(_depth_edges(np.where(valid, z, np.nan)) & (draw[2] < model.edge_drop))
+    valid &= draw[3] >= model.speckle_drop
+    # Low-frequency radial depth bias of structured-light sensors (Herrera et al. 2012).
+    h, w = z.shape
+    yy = ((np.arange(h) - h / 2) / (h / 2)) ** 2
+    xx = ((np.arange(w) - w / 2) / (w / 2)) ** 2
+    bend = 1.0 + rng.uniform(-1.0, 1.0) * model.radial_distortion * (yy[:, None] + xx) / 2
+    noise = rng.standard_normal((2, *z.shape), dtype=np.float32)
+    z_noisy = np.where(valid, z, 1.0) * bend + model.depth_floor_sigma * noise[0]
     correlated = _blobs(z.shape, rng, model.correlation_px) - 0.5
-    disparity = (disparity + rng.normal(0.0, model.disparity_sigma, z.shape)
-                 + correlated * model.correlated_sigma * np.sqrt(12.0))
+    disparity = (model.focal_baseline / z_noisy + model.disparity_sigma * noise[1]
+                 + correlated * (model.correlated_sigma * np.sqrt(12.0)))
     disparity = np.round(disparity / model.subpixel) * model.subpixel
     measured = model.focal_baseline / np.maximum(disparity, 1e-3)
     return np.where(valid, measured, np.nan).astype(np.float32)
 
 
 def _depth_edges(z: np.ndarray, relative_jump: float = 0.03) -> np.ndarray:
-    """Pixels next to a jump larger than ``relative_jump`` * z (or next to a hole)."""
+    """Valid pixels next to a depth jump larger than ``relative_jump`` * z."""
     filled = np.where(np.isfinite(z), z, 0.0)
     hi = ndimage.maximum_filter(filled, size=3)
     lo = ndimage.minimum_filter(np.where(np.isfinite(z), z, np.inf), size=3)

@@ -35,8 +35,8 @@ def random_lighting(rng: np.random.Generator) -> Lighting:
     az2 = az + np.pi + rng.uniform(-0.6, 0.6)
     fill_dir = -np.array([0.6 * np.cos(az2), 0.6 * np.sin(az2), 0.8])
     tint = np.array([1.0, rng.uniform(0.95, 1.0), rng.uniform(0.85, 1.0)])
-    return Lighting(key_dir, rng.uniform(1.6, 2.4), fill_dir / np.linalg.norm(fill_dir),
-                    rng.uniform(0.3, 0.6), rng.uniform(0.35, 0.5), tint)
+    return Lighting(key_dir, rng.uniform(0.7, 1.1), fill_dir / np.linalg.norm(fill_dir),
+                    rng.uniform(0.25, 0.4), rng.uniform(0.6, 0.8), tint)
 
 
 def _hash_noise(points: np.ndarray, cell: float) -> np.ndarray:
@@ -52,7 +52,7 @@ def _texture_factor(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
     if np.any(wood):
         p = points[wood]
         grain = np.sin(p[:, 0] * 90.0 + 3.0 * np.sin(p[:, 1] * 7.0)) * 0.5 + 0.5
-        factor[wood] = 0.85 + 0.2 * grain + 0.06 * _hash_noise(p, 0.004)
+        factor[wood] = 0.92 + 0.1 * grain + 0.05 * _hash_noise(p, 0.004)
     speckle = texture == 2
     if np.any(speckle):
         factor[speckle] = 0.88 + 0.24 * _hash_noise(points[speckle], 0.006)
@@ -64,14 +64,16 @@ def _texture_factor(texture: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def shade(points: np.ndarray, normal: np.ndarray, view: np.ndarray, k: np.ndarray,
           items: list[RenderItem], light: Lighting, lit_fraction: np.ndarray) -> np.ndarray:
-    """Linear RGB radiance (M, 3) of M surface hits on items ``k``.
+    """Linear RGB radiance (M, 3) of M surface hits on items ``k`` (-1: nothing hit).
 
     ``view`` is the unit ray direction, ``lit_fraction`` the key light's shadow term.
     """
-    albedo = np.array([it.material.albedo for it in items], dtype=np.float32)
-    spec = np.array([it.material.specular for it in items], dtype=np.float32)
-    shin = np.array([it.material.shininess for it in items], dtype=np.float32)
-    texture = np.array([TEXTURES.index(it.material.texture) for it in items])
+    # A last all-zero row answers k = -1 (no hit).
+    albedo = np.array([it.material.albedo for it in items] + [(0.0, 0.0, 0.0)],
+                      dtype=np.float32)
+    spec = np.array([it.material.specular for it in items] + [0.0], dtype=np.float32)
+    shin = np.array([it.material.shininess for it in items] + [1.0], dtype=np.float32)
+    texture = np.array([TEXTURES.index(it.material.texture) for it in items] + [0])
     nx, ny, nz = (normal[:, i].astype(np.float32) for i in range(3))
     vx, vy, vz = (view[:, i].astype(np.float32) for i in range(3))
     # Surfaces are seen from the front: flip normals of inner walls toward the viewer.
@@ -98,20 +100,24 @@ _SRGB_LUT = np.round(linear_to_srgb(np.linspace(0.0, 1.0, _SRGB_LUT_SIZE)) * 255
 
 
 def sensor_rgb(radiance: np.ndarray, height: int, width: int, rng: np.random.Generator,
-               noise: float = 0.012) -> np.ndarray:
+               noise: float = 0.012, saturation: float = 0.6,
+               flare: float = 0.012) -> np.ndarray:
     """8-bit sRGB image with shot-like noise and a mild vignette (radiance is (H*W, 3))."""
     img = radiance.reshape(height, width, 3).astype(np.float32)
+    # Consumer RGB-D cameras render colours washed out: desaturate, lift the blacks.
+    lum = dot3(img, (0.2126, 0.7152, 0.0722))[..., None]
+    img = lum + saturation * (img - lum) + flare
     yy = ((np.arange(height, dtype=np.float32) - height / 2) / height) ** 2
     xx = ((np.arange(width, dtype=np.float32) - width / 2) / width) ** 2
-    img *= (1.0 - 0.35 * (yy[:, None] + xx[None, :]))[..., None]
+    img *= (1.0 - 0.15 * (yy[:, None] + xx[None, :]))[..., None]
     shot = rng.standard_normal(img.shape, dtype=np.float32)
     img += shot * noise * np.sqrt(np.maximum(img, 1e-4))
     code = np.clip(img * (_SRGB_LUT_SIZE - 1) + 0.5, 0, _SRGB_LUT_SIZE - 1).astype(np.int32)
     return _SRGB_LUT[code]
 
 
-def auto_exposure(radiance: np.ndarray, target: float = 0.22) -> float:
-    """Scale so the median lit pixel sits at ``target`` linear (about sRGB 130)."""
+def auto_exposure(radiance: np.ndarray, target: float = 0.27) -> float:
+    """Scale so the median lit pixel sits at ``target`` linear (about sRGB 145)."""
     lum = dot3(radiance, (0.2126, 0.7152, 0.0722))
     lit = lum[lum > 0]
     if len(lit) == 0:

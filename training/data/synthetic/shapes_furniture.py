@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from query3d.training.data.synthetic.colors import material
+from query3d.training.data.synthetic.colors import fixed_material, material
 from query3d.training.data.synthetic.parts import Part, box, cylinder, part
 from query3d.training.data.synthetic.shapes_small import METAL, build_lamp, build_plant
 
@@ -16,8 +16,11 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
 def table_parts(rng, color: str, width: float, depth: float, height: float) -> list[Part]:
     """A four-legged table of the given footprint; brown tables get a wood grain."""
     top_t, leg = _u(rng, 0.025, 0.04), _u(rng, 0.04, 0.06)
-    texture = "wood" if color == "brown" else "speckle"
-    mat = material(color, rng, specular=0.12, shininess=25.0, texture=texture)
+    if color == "brown":  # light wood, the usual lab and office table top
+        wood = tuple(int(c) for c in rng.integers([150, 110, 70], [200, 160, 120]))
+        mat = fixed_material(wood, specular=0.12, shininess=25.0, texture="wood")
+    else:
+        mat = material(color, rng, specular=0.12, shininess=25.0, texture="speckle")
     legs = []
     for sx in (-1, 1):
         for sy in (-1, 1):

@@ -168,11 +168,11 @@ def build_keyboard(rng, color: str) -> list[Part]:
 
 def build_phone(rng, color: str) -> list[Part]:
     w, d, t = _u(rng, 0.068, 0.08), _u(rng, 0.14, 0.165), _u(rng, 0.007, 0.01)
-    return [
-        part(box([0, 0, t / 2], [w, d, t]), material=material(color, rng, specular=0.3)),
-        part(box([0, 0, t + 0.0005], [w * 0.9, d * 0.9, 0.001]),
-             material=BLACK_GLASS, accent=True),
-    ]
+    body = part(box([0, 0, t / 2], [w, d, t]), material=material(color, rng, specular=0.3))
+    if rng.random() < 0.5:
+        return [body]  # lying face down: only the coloured back shows
+    return [body, part(box([0, 0, t + 0.0005], [w * 0.78, d * 0.82, 0.001]),
+                       material=BLACK_GLASS, accent=True)]
 
 
 def build_apple(rng, color: str) -> list[Part]:

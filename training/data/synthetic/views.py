@@ -38,8 +38,8 @@ def place_cameras(layout: SceneLayout, rng: np.random.Generator, count: int,
     cams = []
     if layout.kind == "tabletop":
         target = focus + [rng.uniform(-0.05, 0.1), rng.uniform(-0.12, 0.12), 0.0]
-        eye = _orbit(target, rng.uniform(0.85, 1.25), np.pi + rng.uniform(-0.3, 0.3),
-                     np.radians(rng.uniform(35, 60)))
+        eye = _orbit(target, rng.uniform(0.7, 1.1), np.pi + rng.uniform(-0.3, 0.3),
+                     np.radians(rng.uniform(30, 55)))
         side_az = [np.pi / 2, -np.pi / 2, np.pi - 0.8, np.pi + 0.8]
         extra = [_orbit(focus, rng.uniform(0.9, 1.2) + 0.5 * layout.extent,
                         side_az[int(i)] + rng.uniform(-0.3, 0.3),
@@ -63,15 +63,19 @@ def place_cameras(layout: SceneLayout, rng: np.random.Generator, count: int,
 def render_view(camera: PinholeCamera, items: list[RenderItem], lighting: Lighting,
                 shadow_grid, shadow_hits, rng: np.random.Generator,
                 kinect: KinectModel) -> RenderedView:
+    """RGB, Kinect depth and the true instance/semantic label of every pixel.
+
+    Material arrays get a last "nothing" row, so index -1 (no hit) needs no masking.
+    """
     hits = cast(camera, items)
     origin, dirs = camera.rays(None)
-    hit = np.flatnonzero(hits.item >= 0)
-    k = hits.item[hit]
-    view = dirs[hit] / np.linalg.norm(dirs[hit], axis=1, keepdims=True)
-    points = origin + hits.t[hit][:, None] * dirs[hit]
+    view = camera.unit_rays()
+    k = hits.item
+    hit = k >= 0
+    points = origin + np.where(hit, hits.t, 0.0)[:, None] * dirs
     lit = shadow_lookup(shadow_grid, shadow_hits, points)
-    radiance = np.zeros((len(hits.t), 3), dtype=np.float32)
-    radiance[hit] = shade(points, hits.normal[hit], view, k, items, lighting, lit)
+    radiance = shade(points, hits.normal, view, k, items, lighting, lit)
+    radiance[~hit] = 0.0
     radiance *= auto_exposure(radiance[hit])
     rgb = sensor_rgb(radiance, camera.height, camera.width, rng)
     shape = (camera.height, camera.width)
@@ -79,11 +83,7 @@ def render_view(camera: PinholeCamera, items: list[RenderItem], lighting: Lighti
     spec = np.array([it.material.specular for it in items] + [0.0])
     inst = np.array([it.instance for it in items] + [-1], dtype=np.int32)
     sem = np.array([it.semantic for it in items] + [-1], dtype=np.int32)
-    every = hits.item  # -1 indexes the appended "nothing" entry
-    view_all = np.zeros((len(hits.t), 3))
-    view_all[hit] = view
-    depth = kinect_depth(hits.image(np.where(every >= 0, hits.t, np.inf)),
-                         hits.image(hits.normal), hits.image(view_all),
-                         lum[every].reshape(shape), spec[every].reshape(shape), rng, kinect)
-    return RenderedView(camera, rgb, depth, inst[every].reshape(shape),
-                        sem[every].reshape(shape))
+    depth = kinect_depth(hits.image(np.where(hit, hits.t, np.inf)), hits.image(hits.normal),
+                         hits.image(view), lum[k].reshape(shape), spec[k].reshape(shape),
+                         rng, kinect)
+    return RenderedView(camera, rgb, depth, inst[k].reshape(shape), sem[k].reshape(shape))

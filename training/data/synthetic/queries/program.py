@@ -115,13 +115,13 @@ def check_query(program: Program, object_ids: list[int], facts: SceneFacts) -> N
     sure, unsure = denote(program.descriptor, facts)
     if unsure:
         raise AmbiguousQuery(f"objects {sorted(unsure)} may or may not be meant")
-    if set(object_ids) != sure or len(set(object_ids)) != len(object_ids):
-        raise ValueError(f"stated objects {sorted(object_ids)} but the description "
-                         f"denotes {sorted(sure)}")
     if program.number == "one" and len(sure) > 1:
         raise AmbiguousQuery(f"a singular description matches {len(sure)} objects")
     if program.number == "all" and len(sure) == 1:
         raise AmbiguousQuery("a plural description matches a single object")
+    if set(object_ids) != sure or len(set(object_ids)) != len(object_ids):
+        raise ValueError(f"stated objects {sorted(object_ids)} but the description "
+                         f"denotes {sorted(sure)}")
     hidden = [i for i in sure if not facts.get(i).visible]
     if hidden:
         raise AmbiguousQuery(f"targets {hidden} are not visible in the cloud")

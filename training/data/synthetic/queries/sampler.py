@@ -5,6 +5,8 @@ those objects, unambiguously."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from query3d.training.data.synthetic.catalogue import (
@@ -193,7 +195,7 @@ def sample_queries(facts: SceneFacts, rng: np.random.Generator, scene_id: str,
     kinds = list(KIND_WEIGHTS)
     p = np.array([KIND_WEIGHTS[k] for k in kinds])
     p /= p.sum()
-    records, texts = [], set()
+    records, seen = [], set()
     for _ in range(count * max_tries_per_query):
         if len(records) >= count:
             break
@@ -206,10 +208,11 @@ def sample_queries(facts: SceneFacts, rng: np.random.Generator, scene_id: str,
             check_query(program, ids, facts)
         except ValueError:
             continue
-        text = realise(program, rng, count=len(ids))
-        if text in texts:
+        key = json.dumps(program.to_json(), sort_keys=True)
+        if key in seen:  # one wording per meaning and scene
             continue
-        texts.add(text)
+        seen.add(key)
+        text = realise(program, rng, count=len(ids))
         records.append({
             "scene_id": scene_id,
             "object_ids": [int(i) for i in ids],
