@@ -175,3 +175,22 @@ def test_loss_rejects_mismatched_targets():
     with pytest.raises(ValueError, match="box_size"):
         QueryTargets(torch.zeros(1, 4, dtype=torch.bool), torch.zeros(1, 3), torch.zeros(2, 3),
                      torch.zeros(1), torch.zeros(1, dtype=torch.long))
+
+
+def test_targets_from_a_sample_follow_the_frame():
+    from query3d.training.data.sample import ObjectBox, Query, Sample, Scene
+
+    scene = Scene(
+        "s", points=np.zeros((5, 3), np.float32), instance=np.array([4, 4, -1, 7, 7]),
+        objects=[ObjectBox(4, "mug", np.array([1.0, 2.0, 3.0]), np.array([0.1, 0.1, 0.2]), 0.3),
+                 ObjectBox(7, "plant", np.array([0.0, 0.0, 0.0]), np.ones(3))])
+    sample = Sample(scene, Query("the mug and the thing", [4, 7], eval_type="mt"))
+    tgt = QueryTargets.from_sample(sample, origin=np.array([1.0, 1.0, 1.0]),
+                                   class_names=["mug", "cup"], point_index=np.array([3, 0, 1]))
+    assert tgt.masks.tolist() == [[False, True, True], [True, False, False]]
+    torch.testing.assert_close(tgt.box_center[0], torch.tensor([0.0, 1.0, 2.0]))
+    assert tgt.classes.tolist() == [0, -1]  # "plant" is not a known class: ignored by WCE
+    assert float(tgt.box_yaw[0]) == pytest.approx(0.3)
+    empty = QueryTargets.from_sample(Sample(scene, Query("nothing", [], eval_type="zt")),
+                                     np.zeros(3), ["mug"])
+    assert empty.num_targets == 0 and empty.masks.shape == (0, 5)

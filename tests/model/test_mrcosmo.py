@@ -223,3 +223,13 @@ def test_decode_zero_multi_and_duplicate_targets():
     assert res.targets[0].score > res.targets[1].score
     with pytest.raises(ValueError, match="mask_logits"):
         decode(_raw_with(3, 6, [1.0] * 3, masks[:, :5]), frame, cfg, "x", CLASS_NAMES)
+
+
+def test_a_cloud_smaller_than_the_slot_count_still_answers(text_encoder):
+    cfg = small_cfg(use_images=False)
+    model = build(cfg, text_encoder).eval()
+    points = np.array([[0.0, 0.0, 0.0], [0.05, 0.0, 0.0], [0.0, 0.05, 0.02]], np.float32)
+    with torch.no_grad():
+        raw = model(prepare_frame(points, None, cfg), model.encode_text("the red box"))
+    assert raw["mask_logits"].shape == (cfg.num_queries, 3)  # seeds repeated to fill K slots
+    assert torch.isfinite(raw["mask_logits"]).all()

@@ -9,7 +9,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from _mrcosmo_scene import CLASS_NAMES, tabletop
+from _mrcosmo_scene import CLASS_NAMES, overhead_camera, tabletop
 
 from query3d.config import load_config
 from query3d.model.config import ModelConfig
@@ -90,6 +90,10 @@ def _dynamic_axes(names: list[str]) -> dict[str, dict[int, str]]:
             axes[name] = {0: "V0"}
         elif name.startswith("win_groups"):
             axes[name] = {0: name.replace("win_groups", "G")}
+        elif name in ("pix_uv", "pix_valid"):
+            axes[name] = {0: "N", 1: "C"}
+        elif name == "images":
+            axes[name] = {0: "C"}
     return axes
 
 
@@ -108,13 +112,16 @@ class FrameGraph(torch.nn.Module):
 
 @pytest.mark.filterwarnings("ignore")
 def test_frame_graph_exports_to_onnx_opset_17_with_dynamic_points(text_encoder, tmp_path):
-    cfg = dataclasses.replace(load_config("small").model, use_images=False)
+    cfg = dataclasses.replace(load_config("small").model, image_size=[48, 64])
     torch.manual_seed(0)
     model = MRCosmo(cfg, text_encoder=text_encoder).eval()
     example = tabletop(seed=1, per_object=60, table=150)
-    frame = prepare_frame(example.points, example.colors, cfg)
+    cameras = [overhead_camera(seed=0), overhead_camera(seed=1)]
+    frame = prepare_frame(example.points, example.colors, cfg, cameras=cameras)
     names = frame.names()
-    graph = FrameGraph(model, names)
+    # eval() on the wrapper too: the exporter puts the wrapper's mode back afterwards, and a
+    # fresh module is in training mode, which would flip the network's BatchNorms
+    graph = FrameGraph(model, names).eval()
     text = model.encode_text("the red box")
     args = tuple(frame.as_dict().values()) + (text.tokens, text.mask, text.pooled)
     input_names = names + ["text_tokens", "text_mask", "text_pooled"]
@@ -127,9 +134,9 @@ def test_frame_graph_exports_to_onnx_opset_17_with_dynamic_points(text_encoder, 
     onnx.checker.check_model(proto)
     assert proto.opset_import[0].version == 17
 
-    # a different scene: other point, voxel, window-group and token counts
+    # a different scene: other point, voxel, window-group, camera and token counts
     other = tabletop(seed=2, per_object=90, table=240)
-    frame2 = prepare_frame(other.points, other.colors, cfg)
+    frame2 = prepare_frame(other.points, other.colors, cfg, cameras=[overhead_camera(seed=2)])
     text2 = model.encode_text("the green cylinder next to the blue box")
     values = dict(zip(input_names, tuple(frame2.as_dict().values()) +
                       (text2.tokens, text2.mask, text2.pooled)))
