@@ -77,6 +77,7 @@ def render_result(points: np.ndarray, colors: np.ndarray | None, result: QueryRe
     side = fig.add_subplot(1, 2, 2, projection="3d")
     side.scatter(points[order, 0], points[order, 1], points[order, 2], c=rgb[order], s=0.6,
                  linewidths=0, depthshade=False)
+    side.set_box_aspect(np.maximum(np.ptp(points[order], axis=0), 1e-3))  # metric, not stretched
     side.view_init(elev=35, azim=-60)
     side.set_title("oblique view")
     for t in result.targets:

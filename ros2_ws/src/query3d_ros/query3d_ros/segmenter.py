@@ -10,6 +10,7 @@ from typing import Any
 
 from query3d.bundled import demo_checkpoint
 from query3d.config import load_config
+from query3d.model.checkpoint import load_checkpoint
 from query3d.model.runtime.segmenter import Segmenter
 
 
@@ -19,7 +20,11 @@ def build_segmenter(p: Callable[[str], Any]) -> Segmenter:
     path = Path(source).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist (parameter 'checkpoint')")
-    base = load_config("small")
+    # the network sections must be the checkpoint's own; only the runtime comes from here
+    if path.is_file() and path.suffix != ".onnx":
+        base, _ = load_checkpoint(path)
+    else:
+        base = load_config("small")
     runtime = dataclasses.replace(
         base.runtime,
         backend=p("backend"),
