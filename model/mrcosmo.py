@@ -70,14 +70,19 @@ class MRCosmo(nn.Module):
         self.mask_head = MaskHead(d, cfg.mask_margin, cfg.mask_box_softness, cfg.mask_refine_iters)
         if text_encoder is True:
             text_encoder = TextEncoder(cfg)
-        if isinstance(text_encoder, TextEncoder) and not text_encoder.frozen:
-            self.text_encoder = text_encoder
+        elif text_encoder is False:
+            text_encoder = None
+        self.__dict__["_frozen_text_encoder"] = None
+        if text_encoder is not None and not text_encoder.frozen:
+            self.text_encoder = text_encoder  # trained: part of the module and checkpoints
         else:
-            self.__dict__["_frozen_text_encoder"] = text_encoder or None
+            self.__dict__["_frozen_text_encoder"] = text_encoder
 
     # ----------------------------------------------------------------- text side
     def text_module(self) -> TextEncoder | None:
-        return self._modules.get("text_encoder") or self.__dict__["_frozen_text_encoder"]
+        if "text_encoder" in self._modules:
+            return self._modules["text_encoder"]
+        return self.__dict__["_frozen_text_encoder"]
 
     def encode_text(self, texts: str | list[str]) -> TextFeatures:
         """Tokenise and encode commands (outside the frame graph; cache per string)."""

@@ -89,6 +89,18 @@ def test_parameter_counts_split_out_the_text_encoder(text_encoder):
     assert counts["with_text_encoder"] - counts["without_text_encoder"] == text
     assert counts["trainable"] == counts["without_text_encoder"]  # frozen text encoder
     assert not any(k.startswith("text_encoder") for k in model.state_dict())
+    with pytest.raises(ValueError, match="without a text encoder"):
+        MRCosmo(small_cfg(), text_encoder=None).encode_text("the red box")
+
+
+def test_a_trained_text_encoder_is_part_of_the_model():
+    cfg = small_cfg(freeze_text=False, use_images=False)
+    model = MRCosmo(cfg, text_encoder=TextEncoder(cfg))
+    counts = parameter_counts(model)
+    assert counts["trainable"] == counts["with_text_encoder"]
+    assert any(k.startswith("text_encoder.") for k in model.state_dict())
+    features = model.encode_text("the red box")
+    assert features.pooled.requires_grad
 
 
 def test_every_trainable_parameter_gets_a_gradient(text_encoder, scene):
