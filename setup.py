@@ -58,7 +58,7 @@ setup(
     python_requires=">=3.10",
     packages=PACKAGES,
     package_dir=FOLDERS,
-    package_data={"query3d": ["presets/*.yaml", "data/*", "data/*/*"]},
+    package_data={"query3d": ["presets/*.yaml", "data/*", "data/**/*"]},
     include_package_data=True,
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/query3d"]),

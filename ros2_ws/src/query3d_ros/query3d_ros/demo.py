@@ -28,9 +28,9 @@ from query3d.model.output import QueryResult, TargetResult
 from query3d.viz import render_result
 from query3d_ros.conversions import cloud_to_numpy, read_structured
 from query3d_ros.extrinsics import matrix_to_pose
-from query3d_ros.launcher import Processes, executable, node_command, ros_env
+from query3d_ros.launcher import INPUT_REMAPS, Processes, executable, node_command, ros_env
 from query3d_ros.play_scene import load_scene
-from query3d_ros.qos import RELIABLE
+from query3d_ros.qos import RELIABLE, SENSOR_DATA
 
 DEMO_KINDS = ("st", "instruction", "mt", "zt")
 
@@ -38,12 +38,17 @@ DEMO_KINDS = ("st", "instruction", "mt", "zt")
 class ResultCollector(Node):
     """Keeps the node's JSON results and the mask clouds, matched by header stamp."""
 
-    def __init__(self, result_topic: str, mask_topic: str) -> None:
+    def __init__(self, result_topic: str, mask_topic: str, cloud_topic: str) -> None:
         super().__init__("query3d_demo_collector")
         self.results: list[dict] = []
         self.masks: dict[float, PointCloud2] = {}
+        self.cloud_stamps: set[float] = set()  # of the sensor clouds, to check output stamps
         self.create_subscription(String, result_topic, self._on_result, RELIABLE)
         self.create_subscription(PointCloud2, mask_topic, self._on_mask, RELIABLE)
+        self.create_subscription(PointCloud2, cloud_topic, self._on_cloud, SENSOR_DATA)
+
+    def _on_cloud(self, msg: PointCloud2) -> None:
+        self.cloud_stamps.add(round(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, 6))
 
     def _on_result(self, msg: String) -> None:
         self.results.append(json.loads(msg.data))
@@ -124,7 +129,8 @@ def run_demo(out_dir: Path, checkpoint: str | None = None, scene_dir: Path = DEM
     procs.start("node", node_command(params))
     procs.start("player", [*executable("query3d_play_scene"), str(scene_dir), "--rate", "2"])
     rclpy.init(domain_id=domain)
-    collector = ResultCollector("/query3d_node/result", "/query3d_node/mask")
+    collector = ResultCollector("/query3d_node/result", "/query3d_node/mask",
+                                INPUT_REMAPS["~/points"])
     rows = []
     try:
         for i, cmd in enumerate(commands):
@@ -138,7 +144,9 @@ def run_demo(out_dir: Path, checkpoint: str | None = None, scene_dir: Path = DEM
             summary, mask = got
             row = {"command": cmd["text"], "kind": cmd.get("kind", ""),
                    "latency_ms": summary["latency_ms"], "targets": summary["targets"],
-                   "expected_object_ids": cmd.get("object_ids"), "error": summary.get("error")}
+                   "expected_object_ids": cmd.get("object_ids"), "error": summary.get("error"),
+                   "stamp_is_source_cloud": round(summary["stamp"], 6) in collector.cloud_stamps,
+                   "mask_stamp_matches": mask is not None}
             if mask is not None:
                 result, points, colors = result_from_messages(summary, mask)
                 png = out_dir / f"{i}_{slug(cmd['text'])}.png"

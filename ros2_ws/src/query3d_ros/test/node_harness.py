@@ -1,0 +1,96 @@
+"""Test harness: a real query3d_node process plus an rclpy peer in the test process,
+on a private ROS domain. The peer publishes inputs and reads every output topic."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Header, String
+
+from query3d_ros.conversions import numpy_to_cloud
+from query3d_ros.launcher import INPUT_REMAPS, Processes, node_command, ros_env
+from query3d_ros.qos import COMMAND, RELIABLE
+
+
+class Peer:
+    """Publishes clouds / images / commands like sensors and an operator would."""
+
+    def __init__(self, domain: int) -> None:
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=domain)
+        self.node = Node("query3d_test_peer", context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        n = self.node
+        self.cloud_pub = n.create_publisher(PointCloud2, INPUT_REMAPS["~/points"], RELIABLE)
+        self.image_pub = n.create_publisher(Image, INPUT_REMAPS["~/image"], RELIABLE)
+        self.info_pub = n.create_publisher(CameraInfo, INPUT_REMAPS["~/camera_info"], RELIABLE)
+        self.command_pub = n.create_publisher(String, INPUT_REMAPS["~/command"], COMMAND)
+        self.results: list[dict] = []
+        self.objects: list[PointCloud2] = []
+        self.masks: list[PointCloud2] = []
+        n.create_subscription(String, "/query3d_node/result",
+                              lambda m: self.results.append(json.loads(m.data)), RELIABLE)
+        n.create_subscription(PointCloud2, "/query3d_node/objects", self.objects.append,
+                              RELIABLE)
+        n.create_subscription(PointCloud2, "/query3d_node/mask", self.masks.append, RELIABLE)
+
+    def header(self, stamp_s: float | None = None) -> Header:
+        h = Header(frame_id="base_link")
+        t = time.time() if stamp_s is None else stamp_s
+        h.stamp.sec, h.stamp.nanosec = int(t), int((t % 1) * 1e9)
+        return h
+
+    def publish_cloud(self, points: np.ndarray, colors: np.ndarray | None = None,
+                      stamp_s: float | None = None) -> Header:
+        header = self.header(stamp_s)
+        self.cloud_pub.publish(numpy_to_cloud(header, points, colors))
+        return header
+
+    def command(self, text: str) -> None:
+        self.command_pub.publish(String(data=text))
+
+    def spin_until(self, predicate, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.executor.spin_once(timeout_sec=0.05)
+            if predicate():
+                return True
+        return False
+
+    def ask(self, text: str, timeout: float = 120.0) -> dict:
+        """Send a command and wait for its result (results of older runs are skipped)."""
+        seen = len(self.results)
+        self.command(text)
+        ok = self.spin_until(lambda: any(r["command"] == text[:2000]
+                                         for r in self.results[seen:]), timeout)
+        assert ok, f"no result for {text[:60]!r} within {timeout} s"
+        return next(r for r in self.results[seen:] if r["command"] == text[:2000])
+
+    def close(self) -> None:
+        self.node.destroy_node()
+        rclpy.shutdown(context=self.context)
+
+
+def start_node(tmp: Path, **params) -> tuple[Processes, Peer]:
+    domain = random.Random().randint(101, 199)
+    procs = Processes(ros_env(domain), tmp / "logs")
+    procs.start("node", node_command({"backend": "torch", **params}))
+    peer = Peer(domain)
+    return procs, peer
+
+
+def node_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    raise RuntimeError(f"no VmRSS for pid {pid}")
