@@ -18,20 +18,20 @@ from scipy import ndimage
 @dataclass(frozen=True)
 class KinectModel:
     focal_baseline: float = 525.0 * 0.075  # f [px] * projector baseline [m]
-    disparity_sigma: float = 0.04  # white disparity noise, px
+    disparity_sigma: float = 0.05  # white disparity noise, px
     correlated_sigma: float = 0.02  # spatially correlated disparity noise, px
-    depth_floor_sigma: float = 0.00045  # distance-independent depth noise, m
+    depth_floor_sigma: float = 0.0006  # distance-independent depth noise, m
     correlation_px: int = 6  # size of the correlated blobs
     subpixel: float = 1.0 / 8.0  # disparity quantisation step, px
     min_range: float = 0.45
     max_range: float = 4.5
     grazing_cos: float = 0.12  # below: no return
     dark_luminance: float = 0.025  # linear albedo below which returns fade
-    dark_drop: float = 0.5  # drop share on the darkest surfaces
+    dark_drop: float = 0.35  # drop share on the darkest surfaces
     gloss_drop: float = 0.8  # drop share where a glossy surface mirrors the projector
-    edge_drop: float = 0.35  # drop share on depth discontinuities
+    edge_drop: float = 0.2  # drop share on depth discontinuities
     speckle_drop: float = 0.001  # isolated random holes
-    radial_distortion: float = 0.003  # relative depth bend at the image corners (max)
+    radial_distortion: float = 0.01  # relative depth bend at the image corners (max)
 
 
 def projector_shadow(z: np.ndarray, focal_baseline: float) -> np.ndarray:
@@ -85,7 +85,8 @@ def kinect_depth(z_true: np.ndarray, normal: np.ndarray, view: np.ndarray,
     h, w = z.shape
     yy = ((np.arange(h) - h / 2) / (h / 2)) ** 2
     xx = ((np.arange(w) - w / 2) / (w / 2)) ** 2
-    bend = 1.0 + rng.uniform(-1.0, 1.0) * model.radial_distortion * (yy[:, None] + xx) / 2
+    strength = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.0) * model.radial_distortion
+    bend = 1.0 + strength * (yy[:, None] + xx) / 2
     noise = rng.standard_normal((2, *z.shape), dtype=np.float32)
     z_noisy = np.where(valid, z, 1.0) * bend + model.depth_floor_sigma * noise[0]
     correlated = _blobs(z.shape, rng, model.correlation_px) - 0.5

@@ -116,8 +116,8 @@ def sensor_rgb(radiance: np.ndarray, height: int, width: int, rng: np.random.Gen
     return _SRGB_LUT[code]
 
 
-def auto_exposure(radiance: np.ndarray, target: float = 0.27) -> float:
-    """Scale so the median lit pixel sits at ``target`` linear (about sRGB 145)."""
+def auto_exposure(radiance: np.ndarray, target: float = 0.3) -> float:
+    """Scale so the median lit pixel sits at ``target`` linear (about sRGB 150)."""
     lum = dot3(radiance, (0.2126, 0.7152, 0.0722))
     lit = lum[lum > 0]
     if len(lit) == 0:

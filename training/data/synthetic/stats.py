@@ -146,6 +146,12 @@ def view_metrics(view: OrganizedView) -> dict:
         m[f"color_std_{ch}"] = float(rgb[:, i].std() * 255)
     m["saturation_mean"] = float(hsv[:, 1].mean())
     m["value_mean"] = float(hsv[:, 2].mean())
+    # Split colour spread into the sensor's share (one uniform table surface) and the
+    # content's share (how much of the view objects cover).
+    table_rgb = view.rgb[valid & view.table].astype(np.float64)
+    m["table_color_std"] = float(table_rgb.std(axis=0).mean()) if len(table_rgb) else np.nan
+    n_obj = int(np.sum(valid & (view.objects >= 0)))
+    m["object_pixel_share"] = n_obj / max(n_obj + len(table_rgb), 1)
     return m
 
 

@@ -39,7 +39,7 @@ def place_cameras(layout: SceneLayout, rng: np.random.Generator, count: int,
     if layout.kind == "tabletop":
         target = focus + [rng.uniform(-0.05, 0.1), rng.uniform(-0.12, 0.12), 0.0]
         eye = _orbit(target, rng.uniform(0.7, 1.1), np.pi + rng.uniform(-0.3, 0.3),
-                     np.radians(rng.uniform(30, 55)))
+                     np.radians(rng.uniform(25, 50)))
         side_az = [np.pi / 2, -np.pi / 2, np.pi - 0.8, np.pi + 0.8]
         extra = [_orbit(focus, rng.uniform(0.9, 1.2) + 0.5 * layout.extent,
                         side_az[int(i)] + rng.uniform(-0.3, 0.3),
