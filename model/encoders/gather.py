@@ -24,5 +24,6 @@ def masked_mean(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Mean of ``table`` rows over the last axis of ``index`` (..., M), ignoring pads;
     all-pad rows give zeros."""
     rows = gather_rows(table, index)
-    count = valid_mask(index, table.shape[0]).sum(dim=-1, keepdim=True).clamp(min=1)
-    return rows.sum(dim=-2) / count.to(table.dtype)
+    # counted in the table's float type: TensorRT has no INT64 Clip
+    count = valid_mask(index, table.shape[0]).to(table.dtype).sum(dim=-1, keepdim=True)
+    return rows.sum(dim=-2) / count.clamp(min=1.0)
