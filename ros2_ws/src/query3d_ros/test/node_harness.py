@@ -67,12 +67,22 @@ class Peer:
                 return True
         return False
 
-    def ask(self, text: str, timeout: float = 120.0) -> dict:
-        """Send a command and wait for its result (results of older runs are skipped)."""
+    def ask(self, text: str, timeout: float = 120.0, republish=None) -> dict:
+        """Send a command and wait for its result (results of older runs are skipped).
+
+        ``republish()`` runs every second while waiting: sensor data is best effort and
+        volatile, so a cloud sent before the node subscribed is gone; a sensor keeps
+        streaming, and so does the test.
+        """
         seen = len(self.results)
         self.command(text)
-        ok = self.spin_until(lambda: any(r["command"] == text[:2000]
-                                         for r in self.results[seen:]), timeout)
+        end = time.monotonic() + timeout
+        ok = False
+        while not ok and time.monotonic() < end:
+            if republish is not None:
+                republish()
+            ok = self.spin_until(lambda: any(r["command"] == text[:2000]
+                                             for r in self.results[seen:]), 1.0)
         assert ok, f"no result for {text[:60]!r} within {timeout} s"
         return next(r for r in self.results[seen:] if r["command"] == text[:2000])
 

@@ -23,8 +23,8 @@ def test_30hz_clouds_keep_memory_flat(tmp_path: Path) -> None:
     procs, peer = start_node(tmp_path, mode="continuous", max_rate=5.0)
     pid = procs.children["node"].pid
     try:
-        peer.publish_cloud(scene.points, scene.colors)
-        first = peer.ask("all the cups", timeout=240)  # model loaded and warm
+        first = peer.ask("all the cups", timeout=240,  # model loaded and warm
+                         republish=lambda: peer.publish_cloud(scene.points, scene.colors))
         assert not first.get("error"), first
         samples: list[tuple[float, float]] = []
         start = time.monotonic()

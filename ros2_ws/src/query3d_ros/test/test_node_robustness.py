@@ -36,8 +36,8 @@ def test_bad_inputs_are_logged_and_the_node_keeps_answering(tmp_path: Path) -> N
             peer.publish_cloud(scene.points, scene.colors)
             peer.spin_until(lambda: False, 1.0)
 
-        fresh_frame()
-        baseline = peer.ask(single["text"], timeout=240)
+        baseline = peer.ask(single["text"], timeout=240,
+                            republish=lambda: peer.publish_cloud(scene.points, scene.colors))
         assert not baseline.get("error"), baseline
 
         def image_pair(encoding: str, fx: float) -> None:
