@@ -114,18 +114,18 @@ def _ratios(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def format_table(report: Mapping[str, Any]) -> str:
+    """Medians in ms per stage (p90 of the total), peak resident memory in MB."""
     head = (
-        f"{'points':>7} {'backend':<12} {'total':>9} {'p90':>9} {'prep':>8} {'text':>7} "
-        f"{'network':>9} {'post':>7} {'peakRSS':>8}"
+        f"{'points':>7} {'backend':<12} {'total':>8} {'p90':>8} {'prep':>7} {'text':>6} "
+        f"{'network':>8} {'post':>6} {'peakMB':>7}"
     )
-    lines = [head, "-" * len(head)]
+    lines = ["latency in ms (median; p90 of total)", head, "-" * len(head)]
     for row in report["results"]:
-        ms = row["ms"]
+        ms = {stage: row["ms"][stage]["median"] for stage in STAGES}
         lines.append(
-            f"{row['points']:>7} {row['backend']:<12} {ms['total']['median']:>8.1f}m "
-            f"{ms['total']['p90']:>8.1f}m {ms['preprocess']['median']:>7.1f}m "
-            f"{ms['text']['median']:>6.2f}m {ms['network']['median']:>8.1f}m "
-            f"{ms['postprocess']['median']:>6.1f}m {row['peak_rss_mb']:>6.0f}MB"
+            f"{row['points']:>7} {row['backend']:<12} {ms['total']:>8.1f} "
+            f"{row['ms']['total']['p90']:>8.1f} {ms['preprocess']:>7.1f} {ms['text']:>6.2f} "
+            f"{ms['network']:>8.1f} {ms['postprocess']:>6.1f} {row['peak_rss_mb']:>7.0f}"
         )
     if report["ratios"]:
         lines += ["", "ratios of medians (same run):"]
