@@ -30,7 +30,8 @@ def _same_answer(a: dict, b: dict) -> bool:
 def test_bad_inputs_are_logged_and_the_node_keeps_answering(tmp_path: Path) -> None:
     scene = load_scene(str(DEMO_SCENE_DIR), None, None)
     single = next(c for c in demo_commands(DEMO_SCENE_DIR, scene.scene_id) if c["kind"] == "st")
-    procs, peer = start_node(tmp_path, max_points=50000)
+    # reliable clouds: a 1M-point message (16 MB) must not be lost to best-effort delivery
+    procs, peer = start_node(tmp_path, max_points=50000, points_qos="reliable")
     try:
         def fresh_frame() -> None:
             peer.publish_cloud(scene.points, scene.colors)
@@ -71,7 +72,7 @@ def test_bad_inputs_are_logged_and_the_node_keeps_answering(tmp_path: Path) -> N
         # a million points: subsampled to max_points, answered, logged
         big = np.random.default_rng(0).uniform(-2, 2, size=(1_000_000, 3)).astype(np.float32)
         peer.publish_cloud(big)
-        peer.spin_until(lambda: False, 3.0)
+        peer.spin_until(lambda: False, 5.0)
         answer = peer.ask(single["text"], timeout=240)
         assert answer["num_points"] == 1_000_000 and not answer.get("error")
         assert "subsampled to 50000" in procs.log("node")
