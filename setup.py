@@ -49,7 +49,8 @@ ROS = [
     "colcon-common-extensions",
 ]
 GPU = ["mamba-ssm>=2.2", "tensorrt>=10.0"]
-DEV = ["pytest>=8.0", "ruff>=0.6", "plyfile>=1.0", "scikit-learn>=1.4"]  # plyfile (GPL) only cross-checks tests
+# plyfile (GPL) and scikit-learn only cross-check our own readers and metrics in tests
+DEV = ["pytest>=8.0", "ruff>=0.6", "plyfile>=1.0", "scikit-learn>=1.4"]
 
 setup(
     name="query3d",
