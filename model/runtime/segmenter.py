@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -48,12 +49,17 @@ log = logging.getLogger(__name__)
 GRAPH_FILES = {False: "frame.onnx", True: "frame_images.onnx"}
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def weights_key(config: dict, state: dict[str, torch.Tensor]) -> str:
+    """Hash of a network's config and weights: names the graphs exported from it.
+
+    Not the checkpoint file's hash: the file also carries optimiser and RNG state, so the
+    same weights saved twice would otherwise be exported twice.
+    """
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()[:16]
 
 
 class Segmenter:
@@ -95,7 +101,7 @@ class Segmenter:
             raise CheckpointError(f"checkpoint {path} does not fit its network: {exc}") from exc
         self.net, self.cfg = net.eval(), cfg
         self.class_names = list((payload.get("extra") or {}).get("class_names", []))
-        self._checkpoint_hash = file_sha256(path)[:16]
+        self._checkpoint_hash = weights_key(payload["config"], payload["model"])
 
     def _load_onnx(self, source: Path) -> None:
         files = [source] if source.is_file() else [source / f for f in GRAPH_FILES.values()]

@@ -88,3 +88,14 @@ def test_text_cache_rejects_bad_input():
         TextFeatureCache(str.upper, max_entries=0)
     with pytest.raises(ValueError, match="string"):
         TextFeatureCache(str.upper, max_entries=2)(42)
+
+
+def test_graph_cache_key_follows_weights_and_config_not_the_file():
+    from query3d.model.runtime.segmenter import weights_key
+
+    state = {"a.weight": torch.ones(3, 2), "a.bias": torch.zeros(2), "n": torch.tensor(4)}
+    key = weights_key({"model": {"dim": 8}}, state)
+    assert weights_key({"model": {"dim": 8}}, {k: v.clone() for k, v in state.items()}) == key
+    changed = {**state, "a.bias": torch.tensor([0.0, 1e-6])}
+    assert weights_key({"model": {"dim": 8}}, changed) != key
+    assert weights_key({"model": {"dim": 16}}, state) != key
