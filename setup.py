@@ -61,7 +61,10 @@ setup(
     python_requires=">=3.10",
     packages=PACKAGES,
     package_dir=FOLDERS,
-    package_data={"query3d": ["presets/*.yaml", "data/*", "data/**/*"]},
+    package_data={
+        "query3d": ["presets/*.yaml", "data/*", "data/**/*"],
+        "query3d.training": ["data/readers/*.json"],
+    },
     include_package_data=True,
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/query3d"]),

@@ -17,6 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-samples", type=int, default=0, metavar="N",
                    help="score only the first N samples (0 = all)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--kind", default=None,
+                   help="data kind (default: the checkpoint's data.kind); 'osd' scores the "
+                   "real Kinect scans in DIR with the bundled 20 queries")
     add_json_option(p)
     p.set_defaults(run=run)
 
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from query3d.training.evaluation.run import run_evaluation
 
     summary = run_evaluation(args.checkpoint, args.data, args.split,
-                             max_samples=args.max_samples, device=args.device)
+                             max_samples=args.max_samples, device=args.device, kind=args.kind)
     print(format_table(summary))
     write_json(args.json, summary)
     return 0

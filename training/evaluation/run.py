@@ -14,16 +14,18 @@ from query3d.training.trainer.distributed import cleanup_distributed, init_distr
 
 
 def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
-                   max_samples: int = 0, device: str = "auto") -> dict[str, Any]:
+                   max_samples: int = 0, device: str = "auto",
+                   kind: str | None = None) -> dict[str, Any]:
     """The summary of ``ReferringMetrics`` plus where it came from and how long it took."""
     ctx = init_distributed(device)
     try:
         model, cfg = load_model(checkpoint, ctx.device)
-        samples = open_split(cfg.data.kind, data, split, cfg.data.max_points)
+        kind = kind or cfg.data.kind
+        samples = open_split(kind, data, split, cfg.data.max_points)
         start = time.perf_counter()
         summary = evaluate(ModelPredictor(model, cfg.model), samples, max_samples, ctx)
         summary.update(checkpoint=str(checkpoint), data=str(data), split=split,
-                       data_kind=cfg.data.kind, preset=cfg.preset,
+                       data_kind=kind, preset=cfg.preset,
                        wall_s=time.perf_counter() - start)
         return summary
     finally:

@@ -55,8 +55,12 @@ def open_split(kind: str, root: str | Path, split: str, max_points: int = 0
         if not ann.is_file():
             raise ValueError(f"{kind} split {split!r}: annotation file {ann} is missing")
         return ReferDataset(read(ann), root / "scannetv2" / split)
+    if kind == "osd":  # evaluation only: 8 real scans with 20 written queries
+        from query3d.training.data.readers.osd_refer import OSDReferDataset
+
+        return OSDReferDataset(root, max_points=max_points)
     raise ValueError(f"data.kind {kind!r} cannot be trained on; choose one of "
-                     f"{', '.join(SYNTHETIC_KINDS + REFER_KINDS)}")
+                     f"{', '.join(SYNTHETIC_KINDS + REFER_KINDS)} (or osd for evaluation)")
 
 
 @dataclass
