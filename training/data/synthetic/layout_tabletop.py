@@ -146,20 +146,23 @@ def tabletop_layout(rng: np.random.Generator, min_objects: int = 4,
     placed = [table]
     cats = categories_for("tabletop")
     weights = np.array([c.weight for c in cats])
+    drawn: list[str] = []
     for _ in range(int(rng.integers(min_objects, max_objects + 1))):
-        present = [o.category for o in placed[1:]]
-        if present and rng.random() < 0.3:
-            category = str(rng.choice(present))  # repeats make colour/relations matter
+        if drawn and rng.random() < 0.3:
+            drawn.append(str(rng.choice(drawn)))  # repeats make colour/relations matter
         else:
-            category = cats[int(rng.choice(len(cats), p=weights / weights.sum()))].name
+            drawn.append(cats[int(rng.choice(len(cats), p=weights / weights.sum()))].name)
+    # Boxes, then books, then the rest: supports exist before things can lean or stack.
+    drawn.sort(key=lambda c: {"box": 0, "book": 1}.get(c, 2))
+    for category in drawn:
         model = build_object(category, rng)
         oid = len(placed)
         roll = rng.random()
         cand = None
-        if roll < 0.22:
-            cand = _stacked(model, oid, placed, rng)
-        elif roll < 0.4 and category == "book":
+        if category == "book" and roll < 0.6:
             cand = _leaning(model, oid, table, placed, rng)
+        if cand is None and roll < 0.35:
+            cand = _stacked(model, oid, placed, rng)
         cand = cand or _on_table(model, oid, table, placed, rng)
         if cand is not None:
             placed.append(cand)

@@ -55,12 +55,13 @@ def cast(grid, items: list[RenderItem], with_normals: bool = True) -> HitBuffers
 
     Items are drawn roughly front to back; a pixel is re-tested for an item only while
     its current depth is beyond the item's nearest possible depth, and shell items only
-    where nothing else was hit. Normals are computed afterwards, once per visible pixel,
-    instead of for every tested ray.
+    where nothing else was hit. Normals are computed only for the pixels an item wins,
+    not for every tested ray.
     """
     n = grid.width * grid.height
     t = np.full(n, np.inf)
     item = np.full(n, -1, dtype=np.int32)
+    normal = np.zeros((n, 3))
     todo = []
     for k, it in enumerate(items):
         lo, hi = it.solid.bounds()
@@ -85,16 +86,11 @@ def cast(grid, items: list[RenderItem], with_normals: bool = True) -> HitBuffers
         sel = idx[closer]
         t[sel] = t_hit[closer]
         item[sel] = k
-    normal = np.zeros((n, 3))
-    if with_normals:
-        small = item.astype(np.int16) if len(items) < 32000 else item  # radix sort
-        order = np.argsort(small, kind="stable")
-        bounds = np.searchsorted(small[order], np.arange(len(items) + 1))
-        for k in range(len(items)):
-            sel = order[bounds[k]:bounds[k + 1]]
-            if len(sel):
-                origins, dirs = grid.rays(sel)
-                normal[sel] = items[k].solid.normal_at(origins + t[sel][:, None] * dirs)
+        if with_normals and len(sel):
+            # Front-to-back order makes later overwrites rare, so normals of the
+            # current winners are rarely wasted.
+            origins, dirs = grid.rays(sel)
+            normal[sel] = items[k].solid.normal_at(origins + t[sel][:, None] * dirs)
     return HitBuffers(t, normal, item, grid.height, grid.width)
 
 

@@ -1,0 +1,1 @@
+"""Queries: scene facts, 3-valued spatial relations, programs + checker, templates, sampler."""
