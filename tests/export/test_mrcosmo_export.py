@@ -144,3 +144,23 @@ def test_segmenter_rejects_what_it_cannot_serve(served, tmp_path):
         Segmenter(tmp_path, backend="onnxruntime")
     empty = served["seg"].segment(np.full((5, 3), np.nan, np.float32), text="anything")
     assert empty.no_target and empty.num_points == 5
+
+
+def test_camera_graph_matches_torch_and_passes_the_tensorrt_parser_check(served):
+    """The graph robots with cameras run: ResNet convolutions, pixel gathers, dynamic C."""
+    seg = served["seg"]
+    path = export_frame_graph(
+        seg.net, seg.cfg, seg.example(True), served["folder"] / "img.onnx", EXPORT_OUTPUTS
+    )
+    dims = {
+        vi.name: [d.dim_param or d.dim_value for d in vi.type.tensor_type.shape.dim]
+        for vi in onnx.load(str(path)).graph.input
+    }
+    assert dims["images"][0] == "C" and dims["pix_uv"][:2] == ["N", "C"]
+    problems = check_tensorrt_compatibility(path, tensorrt_profile(served["cfg"], True))
+    assert problems == [], "\n".join(map(str, problems))
+    inputs = seg.example(True, num_points=3100)
+    want = seg.backend(True).run(inputs)
+    got = OnnxRuntimeBackend(path, threads=1).run(inputs)
+    for name in EXPORT_OUTPUTS:
+        assert float((got[name] - want[name]).abs().max()) <= 1e-3, name
