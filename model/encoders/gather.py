@@ -12,7 +12,9 @@ import torch
 def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``table`` (R, ...) gathered by ``index`` (any shape) where index == R gives zeros."""
     padded = torch.cat([table, table.new_zeros((1,) + tuple(table.shape[1:]))], dim=0)
-    return padded[index]
+    # index_select exports as a plain Gather; advanced indexing becomes the slower GatherND
+    flat = padded.index_select(0, index.reshape(-1))
+    return flat.reshape(tuple(index.shape) + tuple(table.shape[1:]))
 
 
 def valid_mask(index: torch.Tensor, rows: int | torch.Tensor) -> torch.Tensor:
