@@ -97,6 +97,12 @@ def save_checkpoint(
         "rng": capture_rng_state(),
         "extra": dict(extra or {}),
     }
+    return _atomic_save(payload, path)
+
+
+def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
+    """temp file + fsync + rename: a crash never leaves a half-written checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -194,3 +200,17 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
         raise CheckpointError(f"checkpoint {path} does not fit the network its config "
                               f"describes: {exc}") from exc
     return model.to(device).eval(), cfg
+
+
+def save_release_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> Path:
+    """A checkpoint to ship: weights, memory banks, config and class names only (no
+    optimiser, scheduler or RNG state), floating tensors in fp16 when ``half`` (half the
+    size; loading casts back to the network's fp32). It cannot resume training."""
+    cfg, state = load_checkpoint(src)
+    weights = {k: (v.half() if half and v.is_floating_point() else v)
+               for k, v in state["model"].items()}
+    extra = {k: v for k, v in (state.get("extra") or {}).items() if k == "class_names"}
+    payload = {"format_version": FORMAT_VERSION, "config": to_dict(cfg), "model": weights,
+               "optimizer": None, "scheduler": None, "rng": None,
+               "extra": {**extra, "released_from": Path(src).name, "fp16": half}}
+    return _atomic_save(payload, Path(dst))

@@ -126,3 +126,35 @@ def test_write_failure_leaves_previous_checkpoint_intact(tmp_path: Path) -> None
         save_checkpoint(path, model, load_config("small"), extra={"hook": lambda: 0})
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]
+
+
+def test_release_checkpoint_is_smaller_and_loads_the_same_network(tmp_path) -> None:
+    import torch
+
+    from query3d.config import load_config
+    from query3d.model.checkpoint import (
+        load_checkpoint,
+        load_model,
+        save_checkpoint,
+        save_release_checkpoint,
+    )
+    from query3d.model.mrcosmo import build_model
+
+    cfg = load_config("small", {"model": {"dim": 16, "align_dim": 16, "num_queries": 4,
+                                          "num_seeds": 8}})
+    net = build_model(cfg.model)
+    opt = torch.optim.AdamW(net.parameters())
+    full = save_checkpoint(tmp_path / "full.pt", net, cfg, optimizer=opt,
+                           extra={"class_names": ["box", "mug"], "epoch": 3})
+    release = save_release_checkpoint(full, tmp_path / "release.pt")
+    assert release.stat().st_size < 0.7 * full.stat().st_size
+    _, state = load_checkpoint(release)
+    assert state["optimizer"] is None and state["extra"]["class_names"] == ["box", "mug"]
+    loaded, _ = load_model(release)
+    for name, value in net.state_dict().items():
+        got = loaded.state_dict()[name]
+        assert got.dtype == value.dtype, name  # cast back to the network's own types
+        if value.is_floating_point():
+            assert torch.allclose(got, value, atol=2e-3, rtol=1e-3), name
+        else:
+            assert torch.equal(got, value), name
