@@ -87,7 +87,6 @@ def save_checkpoint(
     """Write model weights (memory banks are buffers, so included), config, optimiser and
     scheduler states, RNG states and ``extra`` (epoch, step, scaler, ...) atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format_version": FORMAT_VERSION,
         "config": to_dict(cfg),
