@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +35,28 @@ def not_built(what: str, issue: int):
         return 2
 
     return run
+
+
+def reporting_bad_input(verb: str, body: Callable[[argparse.Namespace], int]):
+    """Wraps a verb: bad input (missing or damaged files, impossible settings) prints one
+    line naming the problem and exits 2, instead of a traceback."""
+
+    def run(args: argparse.Namespace) -> int:
+        from query3d.model.export.onnx_export import ExportError
+
+        try:
+            return body(args)
+        except (ValueError, FileNotFoundError, ExportError) as exc:
+            print(f"query3d {verb}: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def quiet_export_logging() -> None:
+    """Progress lines from query3d; only warnings from the exporters' own loggers."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("onnx_ir", "onnxscript", "torch"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import tempfile
 from pathlib import Path
 
-from query3d.cli._common import add_json_option, write_json
+from query3d.cli._common import (
+    add_json_option,
+    quiet_export_logging,
+    reporting_bad_input,
+    write_json,
+)
 
 
 def _csv_ints(value: str) -> list[int]:
@@ -67,24 +71,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Bad input (missing or damaged checkpoint, impossible settings) -> message, exit 2."""
-    from query3d.model.export.onnx_export import ExportError
-
-    try:
-        return _run(args)
-    except (ValueError, FileNotFoundError, ExportError) as exc:
-        print(f"query3d bench: {exc}", file=sys.stderr)
-        return 2
-
-
 def _run(args: argparse.Namespace) -> int:
     from query3d.model.runtime.benchmark import format_table, run_benchmark
     from query3d.model.runtime.segmenter import Segmenter
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("onnx_ir", "onnxscript", "torch"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_export_logging()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     with tempfile.TemporaryDirectory(prefix="query3d-bench-") as scratch:
         checkpoint, untrained = resolve_checkpoint(args, Path(scratch))
@@ -100,3 +91,6 @@ def _run(args: argparse.Namespace) -> int:
     write_json(args.json, report)
     sys.stdout.flush()
     return 0
+
+
+run = reporting_bad_input("bench", _run)

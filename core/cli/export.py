@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from query3d.cli._common import add_json_option, write_json
+from query3d.cli._common import (
+    add_json_option,
+    quiet_export_logging,
+    reporting_bad_input,
+    write_json,
+)
 from query3d.cli.bench import add_model_source, resolve_checkpoint
 
 log = logging.getLogger("query3d.export")
@@ -97,24 +101,11 @@ def _export_one(seg: Any, with_images: bool, args: argparse.Namespace, extra: di
     return info
 
 
-def run(args: argparse.Namespace) -> int:
-    """Bad input (missing or damaged checkpoint, impossible settings) -> message, exit 2."""
-    from query3d.model.export.onnx_export import ExportError
-
-    try:
-        return _run(args)
-    except (ValueError, FileNotFoundError, ExportError) as exc:
-        print(f"query3d export: {exc}", file=sys.stderr)
-        return 2
-
-
 def _run(args: argparse.Namespace) -> int:
     from query3d.model.runtime.errors import BackendUnavailable
     from query3d.model.runtime.segmenter import Segmenter
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for noisy in ("onnx_ir", "onnxscript", "torch"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_export_logging()
     summary: dict[str, Any] = {"graphs": {}}
     with tempfile.TemporaryDirectory(prefix="query3d-export-") as scratch:
         checkpoint, untrained = resolve_checkpoint(args, Path(scratch))
@@ -175,3 +166,6 @@ def _build_engines(seg: Any, summary: dict, args: argparse.Namespace) -> dict:
             )
         print(f"TensorRT engine {engine}")
     return engines
+
+
+run = reporting_bad_input("export", _run)
