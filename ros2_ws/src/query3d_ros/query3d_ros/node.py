@@ -36,6 +36,7 @@ from query3d_ros.outputs import OutputPublishers
 from query3d_ros.params import BY_NAME, PARAMS
 from query3d_ros.qos import COMMAND, qos_by_name
 from query3d_ros.segmenter import build_segmenter
+from query3d_ros.spin import spin_until_shutdown
 from query3d_ros.sync import make_synchronizer, stamp_to_ns
 from query3d_ros.worker import Frame, InferenceWorker
 
@@ -215,17 +216,7 @@ class Query3DNode(Node):
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args if args is not None else sys.argv)
-    node = Query3DNode()
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_shutdown(Query3DNode(), MultiThreadedExecutor(num_threads=2))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from query3d.training.data.sample import Scene
 from query3d_ros.conversions import numpy_to_cloud, numpy_to_image
 from query3d_ros.extrinsics import matrix_to_pose
 from query3d_ros.qos import RELIABLE, SENSOR_DATA
+from query3d_ros.spin import spin_until_shutdown
 
 
 def load_scene(source: str, split: str | None, scene: str | None) -> Scene:
@@ -106,15 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if scene.cameras:
         print(f"camera_to_cloud: {matrix_to_pose(scene.cameras[0].T_world_cam)}", flush=True)
     rclpy.init(args=ros_args or None)
-    node = ScenePlayer(scene, args)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, SystemExit, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_until_shutdown(ScenePlayer(scene, args))
 
 
 if __name__ == "__main__":
