@@ -12,7 +12,8 @@ def spin_until_shutdown(node: Node, executor: Executor | None = None) -> int:
     executor = executor or SingleThreadedExecutor()
     executor.add_node(node)
     try:
-        executor.spin()
+        if node.context.ok():  # a SIGINT during start-up (model loading) already shut down
+            executor.spin()
     except (KeyboardInterrupt, SystemExit, ExternalShutdownException):
         pass
     finally:
