@@ -10,6 +10,7 @@ killed mid-write never leaves a half-written ``last.pt`` behind.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import random
@@ -201,11 +202,22 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     return model.to(device).eval(), cfg
 
 
-def save_release_checkpoint(src: str | Path, dst: str | Path, half: bool = True) -> Path:
+def save_release_checkpoint(src: str | Path, dst: str | Path, half: bool = True,
+                            decision_overrides: dict[str, float] | None = None) -> Path:
     """A checkpoint to ship: weights, memory banks, config and class names only (no
     optimiser, scheduler or RNG state), floating tensors in fp16 when ``half`` (half the
-    size; loading casts back to the network's fp32). It cannot resume training."""
+    size; loading casts back to the network's fp32). It cannot resume training.
+
+    ``decision_overrides`` recalibrates post-processing thresholds (``score_threshold``,
+    ``mask_threshold``) chosen on validation data; nothing that shapes the network."""
     cfg, state = load_checkpoint(src)
+    allowed = {"score_threshold", "mask_threshold"}
+    if decision_overrides:
+        bad = sorted(set(decision_overrides) - allowed)
+        if bad:
+            raise ValueError(f"only {sorted(allowed)} can be recalibrated, not {bad}")
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model,
+                                                                 **decision_overrides))
     weights = {k: (v.half() if half and v.is_floating_point() else v)
                for k, v in state["model"].items()}
     extra = {k: v for k, v in (state.get("extra") or {}).items() if k == "class_names"}

@@ -43,6 +43,11 @@ from query3d_ros.worker import Frame, InferenceWorker
 MAX_COMMAND_CHARS = 2000  # longer commands are cut (the text encoder truncates anyway)
 
 
+def _or_default(threshold: float) -> float | None:
+    """Negative thresholds mean: use the value the checkpoint was calibrated with."""
+    return None if threshold < 0 else threshold
+
+
 class Query3DNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("query3d_node", **kwargs)
@@ -91,8 +96,8 @@ class Query3DNode(Node):
             if spec is None:
                 continue
             problem = None
-            if param.name.endswith("_threshold") and not 0.0 <= value <= 1.0:
-                problem = f"{param.name} must be in [0, 1], got {value}"
+            if param.name.endswith("_threshold") and value > 1.0:
+                problem = f"{param.name} must be in [0, 1] (or < 0 for the default), got {value}"
             elif param.name == "mode" and value not in ("once", "continuous"):
                 problem = f"mode must be 'once' or 'continuous', got {value!r}"
             elif param.name in ("max_rate", "input_timeout", "sync_slop") and value <= 0:
@@ -186,8 +191,8 @@ class Query3DNode(Node):
         colors = None if frame.colors is None else frame.colors[keep]
         result = self.segmenter.segment(
             frame.points[keep], colors, cameras=frame.cameras, text=command,
-            score_threshold=self.p("score_threshold"),
-            mask_threshold=self.p("mask_threshold"),
+            score_threshold=_or_default(self.p("score_threshold")),
+            mask_threshold=_or_default(self.p("mask_threshold")),
             min_target_points=self.p("min_target_points"))
         return keep, result
 

@@ -26,8 +26,10 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("trt_precision", "fp16", "fp16 | fp32 (TensorRT only)"),
     ParamSpec("text_cache_size", 128, "number of cached command embeddings"),
     ParamSpec("num_threads", 0, "CPU threads for inference; 0 = library default"),
-    ParamSpec("score_threshold", 0.5, "a detection slot fires above this", dynamic=True),
-    ParamSpec("mask_threshold", 0.5, "a point belongs to a target above this", dynamic=True),
+    ParamSpec("score_threshold", -1.0, "a detection slot fires above this; < 0 = the "
+              "checkpoint's calibrated value", dynamic=True),
+    ParamSpec("mask_threshold", -1.0, "a point belongs to a target above this; < 0 = the "
+              "checkpoint's value", dynamic=True),
     ParamSpec("min_target_points", 10, "targets with fewer points are dropped", dynamic=True),
     ParamSpec("max_points", 200000, "larger clouds are randomly subsampled", dynamic=True),
     ParamSpec("mode", "once", "once: run per command; continuous: re-run on new frames",
