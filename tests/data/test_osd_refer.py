@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,9 @@ from query3d.training.data.readers.osd_refer import OSDReferDataset
 
 
 @pytest.fixture(scope="module")
-def osd(request: pytest.FixtureRequest) -> OSDReferDataset:
-    from conftest import shared_dir
-
-    root = shared_dir() / "data" / "osd-learn"
+def osd() -> OSDReferDataset:
+    shared = Path(os.environ.get("QUERY3D_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+    root = shared / "data" / "osd-learn"
     if not root.is_dir():
         pytest.skip(f"{root} is absent (project-internal data)")
     return OSDReferDataset(root, max_points=20000)
