@@ -28,9 +28,9 @@ from query3d.model.output import QueryResult, TargetResult
 from query3d.viz import render_result
 from query3d_ros.conversions import cloud_to_numpy, read_structured
 from query3d_ros.extrinsics import matrix_to_pose
-from query3d_ros.launcher import INPUT_REMAPS, Processes, executable, node_command, ros_env
+from query3d_ros.launcher import Processes, executable, node_command, ros_env
 from query3d_ros.play_scene import load_scene
-from query3d_ros.qos import RELIABLE, SENSOR_DATA
+from query3d_ros.qos import RELIABLE
 
 DEMO_KINDS = ("st", "instruction", "mt", "zt")
 
@@ -38,17 +38,12 @@ DEMO_KINDS = ("st", "instruction", "mt", "zt")
 class ResultCollector(Node):
     """Keeps the node's JSON results and the mask clouds, matched by header stamp."""
 
-    def __init__(self, result_topic: str, mask_topic: str, cloud_topic: str) -> None:
+    def __init__(self, result_topic: str, mask_topic: str) -> None:
         super().__init__("query3d_demo_collector")
         self.results: list[dict] = []
         self.masks: dict[float, PointCloud2] = {}
-        self.cloud_stamps: set[float] = set()  # of the sensor clouds, to check output stamps
         self.create_subscription(String, result_topic, self._on_result, RELIABLE)
         self.create_subscription(PointCloud2, mask_topic, self._on_mask, RELIABLE)
-        self.create_subscription(PointCloud2, cloud_topic, self._on_cloud, SENSOR_DATA)
-
-    def _on_cloud(self, msg: PointCloud2) -> None:
-        self.cloud_stamps.add(round(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, 6))
 
     def _on_result(self, msg: String) -> None:
         self.results.append(json.loads(msg.data))
@@ -85,6 +80,11 @@ def result_from_messages(summary: dict, mask: PointCloud2) -> tuple[QueryResult,
     result = QueryResult(summary["command"], len(instance), targets)
     return result, cloud.points.reshape(-1, 3), (None if cloud.colors is None
                                                  else cloud.colors.reshape(-1, 3))
+
+
+def published_stamps(player_log: str) -> set[float]:
+    """Stamps the scene player printed for the clouds it sent (``--log-stamps``)."""
+    return {round(float(m), 6) for m in re.findall(r"published stamp (\d+\.\d+)", player_log)}
 
 
 def gres_iou(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -126,18 +126,18 @@ def run_demo(out_dir: Path, checkpoint: str | None = None, scene_dir: Path = DEM
     if scene.cameras:
         params["camera_to_cloud"] = matrix_to_pose(scene.cameras[0].T_world_cam)
     started = time.monotonic()
+    rclpy.init(domain_id=domain)  # listening before the node speaks: no result is missed
+    collector = ResultCollector("/query3d_node/result", "/query3d_node/mask")
     procs.start("node", node_command(params))
-    procs.start("player", [*executable("query3d_play_scene"), str(scene_dir), "--rate", "2"])
-    rclpy.init(domain_id=domain)
-    collector = ResultCollector("/query3d_node/result", "/query3d_node/mask",
-                                INPUT_REMAPS["~/points"])
+    procs.start("player", [*executable("query3d_play_scene"), str(scene_dir), "--rate", "2",
+                           "--log-stamps"])
     rows = []
     try:
         for i, cmd in enumerate(commands):
             send = subprocess.run(
                 [*executable("query3d_send"), cmd["text"], "--timeout", str(timeout)],
                 env=env, capture_output=True, text=True, timeout=timeout + 30)
-            got = collector.wait_for(cmd["text"], timeout=30.0)
+            got = collector.wait_for(cmd["text"], timeout=60.0)
             if send.returncode != 0 or got is None:
                 raise RuntimeError(f"no result for {cmd['text']!r}: {send.stderr.strip()}\n"
                                    f"node log:\n{procs.log('node')[-3000:]}")
@@ -145,7 +145,8 @@ def run_demo(out_dir: Path, checkpoint: str | None = None, scene_dir: Path = DEM
             row = {"command": cmd["text"], "kind": cmd.get("kind", ""),
                    "latency_ms": summary["latency_ms"], "targets": summary["targets"],
                    "expected_object_ids": cmd.get("object_ids"), "error": summary.get("error"),
-                   "stamp_is_source_cloud": round(summary["stamp"], 6) in collector.cloud_stamps,
+                   "stamp_is_source_cloud": round(summary["stamp"], 6) in published_stamps(
+                       procs.log("player")),
                    "mask_stamp_matches": mask is not None}
             if mask is not None:
                 result, points, colors = result_from_messages(summary, mask)

@@ -75,6 +75,8 @@ class ScenePlayer(Node):
             self.info_pub.publish(camera_info(cam_header, cam.K, w, h))
             self.image_pub.publish(numpy_to_image(cam_header, cam.image, "rgb8"))
         self.cloud_pub.publish(numpy_to_cloud(header, self.scene.points, self.scene.colors))
+        if self.args.log_stamps:  # lets a test check outputs carry a published cloud's stamp
+            print(f"published stamp {header.stamp.sec}.{header.stamp.nanosec:09d}", flush=True)
         self.sent += 1
         if self.args.count and self.sent >= self.args.count:
             raise SystemExit(0)
@@ -94,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--camera-info-topic", default="/camera/color/camera_info")
     parser.add_argument("--reliable", action="store_true", help="reliable instead of sensor QoS")
     parser.add_argument("--no-images", action="store_true", help="publish the cloud only")
+    parser.add_argument("--log-stamps", action="store_true", help="print each cloud's stamp")
     args, ros_args = parser.parse_known_args(argv)
     if args.rate <= 0:
         parser.error("--rate must be > 0")
