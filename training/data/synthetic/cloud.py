@@ -31,6 +31,12 @@ def voxel_first(points: np.ndarray, voxel: float) -> np.ndarray:
     return np.sort(first)
 
 
+def _even_pixels(shape: tuple[int, int]) -> np.ndarray:
+    even = np.zeros(shape, bool)
+    even[::2, ::2] = True
+    return even
+
+
 def fuse_views(views, crop_lo: np.ndarray, crop_hi: np.ndarray, voxel: float,
                max_points: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Concatenate the valid pixels of all views, crop, voxel-thin and cap the count.
@@ -42,6 +48,10 @@ def fuse_views(views, crop_lo: np.ndarray, crop_hi: np.ndarray, voxel: float,
     for view in views:
         world = backproject(view.depth, view.camera.K, view.camera.T_world_cam)
         ok = np.isfinite(world[..., 2])
+        # Where two pixels still span less than a voxel, every other row and column
+        # fills the same voxels: drop the rest before the (sorting) voxel pass.
+        dense = 2.0 * view.depth / view.camera.K[0, 0] < voxel
+        ok &= ~dense | _even_pixels(view.depth.shape)
         ok &= np.all((world >= crop_lo) & (world <= crop_hi), axis=-1)
         pts.append(world[ok])
         cols.append(view.rgb[ok])

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +76,12 @@ def read_cloud(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def write_png(path: Path, array: np.ndarray) -> None:
-    if array.dtype == np.uint16:
-        img = Image.fromarray(array)  # 16-bit greyscale ("I;16")
-    else:
-        img = Image.fromarray(np.ascontiguousarray(array))
-    img.save(path, format="PNG", compress_level=1)  # 3x faster than 6, ~10% larger
+def write_png(path: Path, array: np.ndarray, run_length: bool = True) -> None:
+    """Fast zlib settings: level 1 (3x faster than 6, ~10% larger); run-length
+    strategy where it is faster and smaller too (RGB, label images; not depth)."""
+    img = Image.fromarray(np.ascontiguousarray(array))  # uint16 -> 16-bit greyscale
+    strategy = zlib.Z_RLE if run_length else zlib.Z_DEFAULT_STRATEGY
+    img.save(path, format="PNG", compress_level=1, compress_type=strategy)
 
 
 def read_png(path: Path) -> np.ndarray:
@@ -105,7 +106,8 @@ def write_scene(scene_dir: Path, record) -> None:
         cam = view.camera
         stem = f"cam{k}"
         write_png(scene_dir / f"{stem}_rgb.png", view.rgb)
-        write_png(scene_dir / f"{stem}_depth.png", depth_to_millimetres(view.depth))
+        write_png(scene_dir / f"{stem}_depth.png", depth_to_millimetres(view.depth),
+                  run_length=False)
         write_png(scene_dir / f"{stem}_instance.png", (view.instance + 1).astype(np.uint16))
         cameras.append({
             "name": cam.name, "width": cam.width, "height": cam.height,

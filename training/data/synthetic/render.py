@@ -59,7 +59,7 @@ def cast(grid, items: list[RenderItem], with_normals: bool = True) -> HitBuffers
     not for every tested ray.
     """
     n = grid.width * grid.height
-    t = np.full(n, np.inf)
+    t = np.full(n, np.inf, dtype=np.float32)  # the kernels work in float32
     item = np.full(n, -1, dtype=np.int32)
     normal = np.zeros((n, 3))
     todo = []
@@ -90,7 +90,8 @@ def cast(grid, items: list[RenderItem], with_normals: bool = True) -> HitBuffers
             # Front-to-back order makes later overwrites rare, so normals of the
             # current winners are rarely wasted.
             origins, dirs = grid.rays(sel)
-            normal[sel] = items[k].solid.normal_at(origins + t[sel][:, None] * dirs)
+            hit_t = t[sel].astype(np.float64)[:, None]
+            normal[sel] = items[k].solid.normal_at(origins + hit_t * dirs)
     return HitBuffers(t, normal, item, grid.height, grid.width)
 
 

@@ -66,7 +66,7 @@ def kinect_depth(z_true: np.ndarray, normal: np.ndarray, view: np.ndarray,
     """
     if z_true.ndim != 2:
         raise ValueError(f"depth must be (H, W), got {z_true.shape}")
-    z = np.where(np.isfinite(z_true), z_true, np.nan)
+    z = np.where(np.isfinite(z_true), z_true, np.nan).astype(np.float32)
     valid = np.isfinite(z) & (z > model.min_range) & (z < model.max_range)
     valid &= ~projector_shadow(np.where(valid, z, np.nan), model.focal_baseline)
     cos = np.abs(np.einsum("hwc,hwc->hw", normal, view))
