@@ -18,59 +18,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-import rclpy
-from rclpy.node import Node
-from sensor_msgs.msg import PointCloud2
-from std_msgs.msg import String
 
 from query3d.bundled import DEMO_SCENE_DIR, demo_checkpoint
 from query3d.model.output import QueryResult, TargetResult
 from query3d.viz import render_result
-from query3d_ros.conversions import cloud_to_numpy, read_structured
 from query3d_ros.extrinsics import matrix_to_pose
 from query3d_ros.launcher import Processes, executable, node_command, ros_env
 from query3d_ros.play_scene import load_scene
-from query3d_ros.qos import RELIABLE
 
 DEMO_KINDS = ("st", "instruction", "mt", "zt")
 
 
-class ResultCollector(Node):
-    """Keeps the node's JSON results and the mask clouds, matched by header stamp."""
-
-    def __init__(self, result_topic: str, mask_topic: str) -> None:
-        super().__init__("query3d_demo_collector")
-        self.results: list[dict] = []
-        self.masks: dict[float, PointCloud2] = {}
-        self.create_subscription(String, result_topic, self._on_result, RELIABLE)
-        self.create_subscription(PointCloud2, mask_topic, self._on_mask, RELIABLE)
-
-    def _on_result(self, msg: String) -> None:
-        self.results.append(json.loads(msg.data))
-
-    def _on_mask(self, msg: PointCloud2) -> None:
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        self.masks[round(stamp, 6)] = msg
-        while len(self.masks) > 8:  # bounded: only recent frames matter
-            self.masks.pop(next(iter(self.masks)))
-
-    def wait_for(self, command: str, timeout: float) -> tuple[dict, PointCloud2 | None] | None:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            rclpy.spin_once(self, timeout_sec=0.1)
-            for res in self.results:
-                if res["command"] == command:
-                    mask = self.masks.get(round(res.get("stamp", -1.0), 6))
-                    if mask is not None or res.get("error"):
-                        return res, mask
-        return None
-
-
-def result_from_messages(summary: dict, mask: PointCloud2) -> tuple[QueryResult, np.ndarray,
-                                                                      np.ndarray | None]:
-    """Rebuild a QueryResult (for the picture and scoring) from what the node published."""
-    cloud = cloud_to_numpy(mask)
-    instance = np.asarray(read_structured(mask)["instance"]).reshape(-1).astype(np.int64)
+def result_from_mask(summary: dict, mask: dict[str, np.ndarray]) -> tuple[QueryResult, np.ndarray,
+                                                                       np.ndarray | None]:
+    """Rebuild a QueryResult (for the picture and scoring) from what the node published:
+    the JSON summary and the mask cloud ``query3d_send --mask-out`` saved."""
+    instance = mask["instance"]
     targets = []
     for t in summary["targets"]:
         idx = np.flatnonzero(instance == t["target_id"])
@@ -78,8 +41,7 @@ def result_from_messages(summary: dict, mask: PointCloud2) -> tuple[QueryResult,
                                     np.array(t["box_center"]), np.array(t["box_size"]),
                                     t["box_yaw"], t["score"], t["label"]))
     result = QueryResult(summary["command"], len(instance), targets)
-    return result, cloud.points.reshape(-1, 3), (None if cloud.colors is None
-                                                 else cloud.colors.reshape(-1, 3))
+    return result, mask["points"], mask.get("colors")
 
 
 def published_stamps(player_log: str) -> set[float]:
@@ -113,6 +75,42 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:40]
 
 
+def _ask(procs: Processes, env: dict[str, str], i: int, cmd: dict, out_dir: Path, scene,
+         timeout: float) -> dict:
+    """One command through ``query3d_send`` (its own process, like a user's), scored."""
+    summary_path, mask_path = procs.log_dir / f"result_{i}.json", procs.log_dir / f"mask_{i}.npz"
+    send = subprocess.run(
+        [*executable("query3d_send"), cmd["text"], "--timeout", str(timeout),
+         "--json", str(summary_path), "--mask-out", str(mask_path)],
+        env=env, capture_output=True, text=True, timeout=timeout + 60)
+    if not summary_path.is_file():
+        raise RuntimeError(f"no result for {cmd['text']!r} (query3d_send exit "
+                           f"{send.returncode}): {send.stderr.strip()}\n"
+                           f"node log:\n{procs.log('node')[-3000:]}")
+    summary = json.loads(summary_path.read_text())
+    row = {"command": cmd["text"], "kind": cmd.get("kind", ""),
+           "latency_ms": summary["latency_ms"], "targets": summary["targets"],
+           "expected_object_ids": cmd.get("object_ids"), "error": summary.get("error"),
+           "stamp_is_source_cloud": round(summary["stamp"], 6) in published_stamps(
+               procs.log("player")),
+           "mask_stamp_matches": mask_path.is_file()}
+    if not mask_path.is_file():
+        row["mask_problem"] = send.stderr.strip()
+        return row
+    with np.load(mask_path) as z:
+        mask = {k: z[k] for k in z.files}
+    row["mask_stamp_matches"] = round(float(mask["stamp"]), 6) == round(summary["stamp"], 6)
+    result, points, colors = result_from_mask(summary, mask)
+    png = out_dir / f"{i}_{slug(cmd['text'])}.png"
+    render_result(points, colors, result, png, title=cmd["text"])
+    row["png"] = png.name
+    if cmd.get("object_ids") is not None and scene.instance is not None \
+            and len(scene.instance) == result.num_points:
+        gt = np.isin(scene.instance, cmd["object_ids"])
+        row["iou"] = gres_iou(result.union_mask(), gt)
+    return row
+
+
 def run_demo(out_dir: Path, checkpoint: str | None = None, scene_dir: Path = DEMO_SCENE_DIR,
              backend: str = "auto", timeout: float = 300.0,
              commands: list[dict] | None = None) -> dict:
@@ -126,41 +124,14 @@ def run_demo(out_dir: Path, checkpoint: str | None = None, scene_dir: Path = DEM
     if scene.cameras:
         params["camera_to_cloud"] = matrix_to_pose(scene.cameras[0].T_world_cam)
     started = time.monotonic()
-    rclpy.init(domain_id=domain)  # listening before the node speaks: no result is missed
-    collector = ResultCollector("/query3d_node/result", "/query3d_node/mask")
     procs.start("node", node_command(params))
     procs.start("player", [*executable("query3d_play_scene"), str(scene_dir), "--rate", "2",
                            "--log-stamps"])
     rows = []
     try:
         for i, cmd in enumerate(commands):
-            send = subprocess.run(
-                [*executable("query3d_send"), cmd["text"], "--timeout", str(timeout)],
-                env=env, capture_output=True, text=True, timeout=timeout + 30)
-            got = collector.wait_for(cmd["text"], timeout=60.0)
-            if send.returncode != 0 or got is None:
-                raise RuntimeError(f"no result for {cmd['text']!r}: {send.stderr.strip()}\n"
-                                   f"node log:\n{procs.log('node')[-3000:]}")
-            summary, mask = got
-            row = {"command": cmd["text"], "kind": cmd.get("kind", ""),
-                   "latency_ms": summary["latency_ms"], "targets": summary["targets"],
-                   "expected_object_ids": cmd.get("object_ids"), "error": summary.get("error"),
-                   "stamp_is_source_cloud": round(summary["stamp"], 6) in published_stamps(
-                       procs.log("player")),
-                   "mask_stamp_matches": mask is not None}
-            if mask is not None:
-                result, points, colors = result_from_messages(summary, mask)
-                png = out_dir / f"{i}_{slug(cmd['text'])}.png"
-                render_result(points, colors, result, png, title=cmd["text"])
-                row["png"] = png.name
-                if cmd.get("object_ids") is not None and scene.instance is not None \
-                        and len(scene.instance) == result.num_points:
-                    gt = np.isin(scene.instance, cmd["object_ids"])
-                    row["iou"] = gres_iou(result.union_mask(), gt)
-            rows.append(row)
+            rows.append(_ask(procs, env, i, cmd, out_dir, scene, timeout))
     finally:
-        collector.destroy_node()
-        rclpy.try_shutdown()
         procs.stop()
     report = {"scene": scene.scene_id, "backend": backend, "domain_id": domain,
               "wall_s": time.monotonic() - started, "commands": rows}
