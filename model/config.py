@@ -89,5 +89,9 @@ class RuntimeConfig:
     trt_max_points: int = 200000
     trt_workspace_mb: int = 2048
     max_points: int = 200000
+    # the network sees at most this many points (uniform sample, as in training; see
+    # query3d.model.runtime.density); every input point still gets a label.
+    # -1 = the training density (data.max_points of the checkpoint's config); 0 = all
+    network_points: int = -1
     onnx_cache_dir: str = "~/.cache/query3d/onnx"  # graphs exported from checkpoints on demand
     intra_op_threads: int = 0  # onnxruntime intra-op threads; 0 = one per physical core

@@ -45,6 +45,12 @@ class BidirectionalDirectAlignment(nn.Module):
         self, token: torch.Tensor, feats: torch.Tensor, neighbours: torch.Tensor
     ) -> torch.Tensor:
         """psi* of Eq. 7, (R, D). ``token`` is (1, n_d) (shared) or (R, n_d)."""
+        maps = self.ssm.terminal_maps(3)
+        if maps is not None:  # linear passes: fold W_txt / W_point into the unrolled scan
+            own = torch.arange(feats.shape[0], device=feats.device)[:, None]
+            pooled = masked_mean(feats, torch.cat([own, neighbours], dim=1))
+            token_part = token @ (self.W_token.weight.T @ (maps[0] + maps[2]))
+            return self.norm(pooled @ (self.W_element.weight.T @ maps[1]) + token_part)
         phi_token = self.W_token(token)
         phi_element = self.element_neighbourhood(feats, neighbours)
         return self.norm(self.ssm.terminal_sum([phi_token, phi_element, phi_token]))

@@ -9,6 +9,7 @@ timed into ``QueryResult.timings_ms`` so latency can be attributed, not guessed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -41,6 +42,7 @@ from query3d.model.runtime.backends import (
     TorchBackend,
     select_backend,
 )
+from query3d.model.runtime.density import network_subset, propagate_targets
 from query3d.model.runtime.profile import tensorrt_profile
 from query3d.model.runtime.scenes import tabletop_cloud
 from query3d.model.runtime.text_cache import TextFeatureCache
@@ -60,6 +62,19 @@ def weights_key(config: dict, state: dict[str, torch.Tensor]) -> str:
         digest.update(name.encode())
         digest.update(state[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
     return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def graph_code_key() -> str:
+    """Hash of the network's source and the torch version: a graph cached by an older
+    build of the code (say, before an exact refactor of a layer) is re-exported, never
+    silently served."""
+    root = Path(__file__).resolve().parents[1]  # query3d.model
+    digest = hashlib.sha256(torch.__version__.encode())
+    for path in sorted(root.rglob("*.py")):
+        if "runtime" not in path.relative_to(root).parts:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
 
 
 class Segmenter:
@@ -144,7 +159,8 @@ class Segmenter:
                     "images in {self.source}; re-export"
                 )
             folder = Path(self.cfg.runtime.onnx_cache_dir).expanduser()
-            name = f"{self._checkpoint_hash}-v{FORMAT_VERSION}-{GRAPH_FILES[with_images]}"
+            name = (f"{self._checkpoint_hash}-{graph_code_key()}-v{FORMAT_VERSION}-"
+                    f"{GRAPH_FILES[with_images]}")
             path = folder / name
             if not path.is_file():
                 log.info("exporting the frame graph to %s (once per checkpoint)", path)
@@ -202,6 +218,12 @@ class Segmenter:
         )
 
     # ------------------------------------------------------------------ inference
+    @property
+    def network_points(self) -> int:
+        """Points the network sees at most (0: all); -1 in the config = training density."""
+        limit = self.cfg.runtime.network_points
+        return self.cfg.data.max_points if limit < 0 else limit
+
     def segment(
         self,
         points: Any,
@@ -225,9 +247,14 @@ class Segmenter:
         if len(kept) < 2:
             return QueryResult(text=text, num_points=total, timings_ms={"preprocess": 0.0})
         with_images = bool(cameras) and self.cfg.model.use_images
+        subset = network_subset(len(kept), self.network_points)
+        net_points, net_colors = kept_points, kept_colors
+        if subset is not None:
+            net_points = _take(kept_points, subset)
+            net_colors = None if kept_colors is None else _take(kept_colors, subset)
         frame = prepare_frame(
-            kept_points,
-            kept_colors,
+            net_points,
+            net_colors,
             self.cfg.model,
             images=images,
             cameras=cameras if with_images else None,
@@ -244,6 +271,8 @@ class Segmenter:
         if overrides:
             model_cfg = dataclasses.replace(model_cfg, **overrides)
         result = decode(outputs, frame, model_cfg, text, self.class_names)
+        if subset is not None:
+            propagate_targets(result.targets, _numpy(net_points), _numpy(kept_points))
         targets = [t for t in result.targets if len(t.point_indices) >= min_target_points]
         for new_id, target in enumerate(targets):
             target.target_id = new_id
@@ -258,3 +287,13 @@ class Segmenter:
             "total": (t_post - start) * 1e3,
         }
         return result
+
+
+def _take(values: Any, index: np.ndarray) -> Any:
+    if torch.is_tensor(values):
+        return values[torch.from_numpy(index).to(values.device)]
+    return values[index]
+
+
+def _numpy(values: Any) -> np.ndarray:
+    return values.detach().cpu().numpy() if torch.is_tensor(values) else np.asarray(values)

@@ -31,6 +31,13 @@ class SequenceModel(nn.Module):
         """
         raise NotImplementedError
 
+    def last_output_maps(self, num_steps: int) -> list[torch.Tensor] | None:
+        """Matrices M_t with psi_L = sum_t x_t M_t, for variants linear in their input.
+
+        Input-dependent (selective) variants return None; callers then run the scan.
+        """
+        return None
+
     def forward_sequence(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, D) -> (B, L, D); the stacked form, for tests and batch use."""
         outs = self.forward([x[:, t] for t in range(x.shape[1])])

@@ -30,8 +30,19 @@ class BidirectionalSSM(nn.Module):
         psi_b = self.backward_model(list(steps)[::-1])[::-1]
         return psi_f, psi_b
 
+    def terminal_maps(self, num_steps: int) -> list[torch.Tensor] | None:
+        """Per-step matrices of ``terminal_sum`` when both passes are linear, else None."""
+        fwd = self.forward_model.last_output_maps(num_steps)
+        bwd = self.backward_model.last_output_maps(num_steps)
+        if fwd is None or bwd is None:
+            return None
+        return [f + b for f, b in zip(fwd, bwd[::-1])]
+
     def terminal_sum(self, steps: Sequence[torch.Tensor]) -> torch.Tensor:
         """psi_L^f + psi_1^b: the two outputs that have seen the whole sequence."""
         steps = list(steps)
+        maps = self.terminal_maps(len(steps))
+        if maps is not None:
+            return sum(x @ m for x, m in zip(steps, maps))
         psi_f = self.forward_model(steps, last_only=True)[0]
         return psi_f + self.backward_model(steps[::-1], last_only=True)[0]

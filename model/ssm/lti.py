@@ -39,3 +39,18 @@ class LTISSM(SequenceModel):
             if not last_only or t == len(steps) - 1:
                 outs.append(h @ self.C.T + x @ self.D.T)
         return outs
+
+    def last_output_maps(self, num_steps: int) -> list[torch.Tensor]:
+        """Unrolled Eq. 5-6: psi_L = sum_t x_t B^T (A^T)^(L-1-t) C^T + x_L D^T.
+
+        Lets a caller apply one D x D product per step instead of three per step, and
+        fold a preceding bias-free projection into it (the DCMA block does both).
+        """
+        maps: list[torch.Tensor] = []
+        tail = self.C.T  # (A^T)^k C^T, built from the last step backwards
+        for _ in range(num_steps):
+            maps.append(self.B.T @ tail)
+            tail = self.A.T @ tail
+        maps.reverse()
+        maps[-1] = maps[-1] + self.D.T
+        return maps

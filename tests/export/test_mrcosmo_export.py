@@ -118,6 +118,31 @@ def test_segmenter_maps_targets_back_to_the_input_cloud(served):
     ]
 
 
+def test_dense_cloud_runs_the_network_on_a_training_density_subset(served):
+    """runtime.network_points: the network sees a seeded subset, every point gets a label."""
+    import dataclasses
+
+    from query3d.model.runtime.density import network_subset
+
+    seg = served["seg"]
+    points, colors = tabletop_cloud(3000, seed=11)
+    runtime = seg.cfg.runtime
+    try:
+        seg.cfg.runtime = dataclasses.replace(runtime, network_points=1000)
+        dense = seg.segment(points, colors, text="the tall box", score_threshold=0.0)
+        subset = network_subset(3000, 1000)
+        seg.cfg.runtime = dataclasses.replace(runtime, network_points=0)
+        sparse = seg.segment(points[subset], colors[subset], text="the tall box",
+                             score_threshold=0.0)
+    finally:
+        seg.cfg.runtime = runtime
+    assert dense.num_points == 3000 and len(dense.targets) == len(sparse.targets) > 0
+    for d, s in zip(dense.targets, sparse.targets):
+        np.testing.assert_allclose(d.box_center, s.box_center, atol=1e-5)
+        assert set(subset[s.point_indices]) <= set(d.point_indices)
+        assert len(d.point_indices) > 2 * len(s.point_indices)  # the other points labelled
+
+
 def test_segmenter_from_the_exported_graph_agrees_with_the_checkpoint(served, tmp_path):
     points, colors = tabletop_cloud(2500, seed=9)
     from_ckpt = served["seg"].segment(points, colors, text="a box", score_threshold=0.0)

@@ -73,6 +73,22 @@ def test_bidirectional_alignment_matches_eq_2_to_7_by_hand():
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("length", [1, 3, 5])
+def test_lti_unrolled_maps_equal_the_scan(length):
+    """The folded form DCMA uses at run time gives the scanned recurrence's output."""
+    torch.manual_seed(4)
+    model = BidirectionalSSM("lti", 7, 0).double()
+    steps = [torch.randn(4, 7, dtype=torch.float64) for _ in range(length)]
+    psi_f = model.forward_model(steps, last_only=True)[0]
+    psi_b = model.backward_model(steps[::-1], last_only=True)[0]
+    torch.testing.assert_close(model.terminal_sum(steps), psi_f + psi_b, rtol=1e-12, atol=1e-12)
+    assert model.forward_model.last_output_maps(length) is not None
+
+
+def test_selective_scan_is_not_folded():
+    assert BidirectionalSSM("mamba", 8, 4).terminal_maps(3) is None
+
+
 @pytest.mark.parametrize("name", ["lti", "mamba"])
 def test_shared_steps_broadcast_like_expanded_steps(name):
     torch.manual_seed(2)

@@ -85,3 +85,14 @@ def test_missing_split_is_named(setup: dict, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no split 'test'"):
         main(["eval", "--checkpoint", str(setup["run"] / "last.pt"), "--data",
               str(setup["data"]), "--split", "test"])
+
+
+def test_spread_subset_covers_the_whole_split():
+    from query3d.training.trainer.run import SpreadSubset
+
+    class Split(list):
+        class_names = ["cup", "box"]
+
+    subset = SpreadSubset(Split(range(100)), 5)
+    assert [subset[i] for i in range(len(subset))] == [0, 25, 50, 74, 99]
+    assert subset.class_names == ["cup", "box"]

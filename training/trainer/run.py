@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,22 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+class SpreadSubset(Sequence):
+    """``count`` samples spread evenly over a split: every scene region, a smaller budget
+    (ablations, quick recipes) rather than the first scenes only."""
+
+    def __init__(self, samples: Sequence, count: int) -> None:
+        self.samples = samples
+        self.index = np.linspace(0, len(samples) - 1, count).round().astype(np.int64)
+        self.class_names = _class_names(samples)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int):
+        return self.samples[int(self.index[i])]
 
 
 def _class_names(samples: Any) -> list[str]:
@@ -71,6 +88,8 @@ def run_training(
         model = build_model(cfg.model).to(ctx.device)
         cap = cfg.data.max_points
         train_samples = open_split(cfg.data.kind, data, cfg.data.train_split, cap)
+        if 0 < cfg.train.train_max_samples < len(train_samples):
+            train_samples = SpreadSubset(train_samples, cfg.train.train_max_samples)
         validate = None
         if cfg.train.eval_every > 0:
             val_samples = open_split(cfg.data.kind, data, cfg.data.val_split, cap)
