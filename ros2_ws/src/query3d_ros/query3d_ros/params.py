@@ -31,6 +31,8 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("mask_threshold", -1.0, "a point belongs to a target above this; < 0 = the "
               "checkpoint's value", dynamic=True),
     ParamSpec("min_target_points", 10, "targets with fewer points are dropped", dynamic=True),
+    ParamSpec("network_points", -1, "the network sees at most this many points, every point "
+              "is labelled; -1 = the checkpoint's training density, 0 = all"),
     ParamSpec("max_points", 200000, "larger clouds are randomly subsampled", dynamic=True),
     ParamSpec("mode", "once", "once: run per command; continuous: re-run on new frames",
               dynamic=True),

@@ -32,6 +32,7 @@ def build_segmenter(p: Callable[[str], Any]) -> Segmenter:
         engine_cache_dir=p("engine_cache_dir"),
         trt_precision=p("trt_precision"),
         intra_op_threads=int(p("num_threads")),
+        network_points=int(p("network_points")),
         max_points=max(int(p("max_points")), base.runtime.max_points),
     )
     if p("num_threads") > 0:
