@@ -202,6 +202,23 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
     return model.to(device).eval(), cfg
 
 
+def init_weights_from(model: torch.nn.Module, path: str | Path) -> Config:
+    """Start training from another run's weights and memory banks (fine-tuning).
+
+    Only the tensors must fit: loss weights, thresholds and the schedule may differ from
+    the source run's, so the config is not compared; a network of another shape fails
+    with torch's list of missing / unexpected / mis-shaped tensors.
+    """
+    cfg, state = load_checkpoint(path)
+    try:
+        unwrap(model).load_state_dict({k: v.float() if v.is_floating_point() else v
+                                       for k, v in state["model"].items()})
+    except RuntimeError as exc:
+        raise CheckpointError(f"train.init_from: {path} does not fit this network: {exc}"
+                              ) from exc
+    return cfg
+
+
 def save_release_checkpoint(src: str | Path, dst: str | Path, half: bool = True,
                             decision_overrides: dict[str, float] | None = None) -> Path:
     """A checkpoint to ship: weights, memory banks, config and class names only (no

@@ -23,6 +23,7 @@ class TrainConfig:
     log_every: int = 10  # steps between logged scalars
     eval_every: int = 1  # epochs between validations; 0 = never
     eval_max_samples: int = 0  # validate on the first N val samples; 0 = all
+    init_from: str = ""  # checkpoint whose weights start this run (fine-tuning); "" = none
     train_max_samples: int = 0  # train on N samples spread evenly over the split; 0 = all
     checkpoint_every: int = 0  # steps between mid-epoch last.pt saves; 0 = per epoch
     best_metric: str = "miou"  # validation key that decides best.pt (higher is better)

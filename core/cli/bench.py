@@ -67,6 +67,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--text", default="the small red box next to the blue one")
+    p.add_argument("--network-points", type=int, default=None,
+                   help="points the network sees (runtime.network_points): -1 = the "
+                        "checkpoint's training density, 0 = every point")
     add_json_option(p)
     p.set_defaults(run=run)
 
@@ -81,9 +84,13 @@ def _run(args: argparse.Namespace) -> int:
         checkpoint, untrained = resolve_checkpoint(args, Path(scratch))
         segmenters = {name: Segmenter(checkpoint, backend=name) for name in backends}
         for segmenter in segmenters.values():
+            if args.network_points is not None:
+                segmenter.cfg.runtime.network_points = args.network_points
+        for segmenter in segmenters.values():
             segmenter.warmup()  # exports / builds graphs before anything is timed
         report = run_benchmark(segmenters, args.points, args.runs, args.warmup, args.text)
     report["untrained"] = untrained
+    report["network_points"] = next(iter(segmenters.values())).network_points
     report["checkpoint"] = "untrained " + args.config if untrained else str(checkpoint)
     if untrained:
         print("UNTRAINED network (random weights): latency only, no accuracy meaning")

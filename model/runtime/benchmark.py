@@ -120,6 +120,10 @@ def format_table(report: Mapping[str, Any]) -> str:
         f"{'network':>8} {'post':>6} {'peakMB':>7}"
     )
     lines = ["latency in ms (median; p90 of total)", head, "-" * len(head)]
+    if report.get("network_points") is not None:
+        seen = report["network_points"]
+        lines.insert(0, "the network sees " + (f"at most {seen} points (all are labelled)"
+                                               if seen > 0 else "every point"))
     for row in report["results"]:
         ms = {stage: row["ms"][stage]["median"] for stage in STAGES}
         lines.append(

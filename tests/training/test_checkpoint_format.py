@@ -158,3 +158,23 @@ def test_release_checkpoint_is_smaller_and_loads_the_same_network(tmp_path) -> N
             assert torch.allclose(got, value, atol=2e-3, rtol=1e-3), name
         else:
             assert torch.equal(got, value), name
+
+
+def test_init_from_copies_weights_and_banks_and_refuses_another_shape(tmp_path):
+    from query3d.model.checkpoint import init_weights_from
+
+    path, source = _saved(tmp_path)
+    target = _Banked()
+    assert not torch.equal(target.bank, source.bank)
+    init_weights_from(target, path)
+    for (name, a), b in zip(source.state_dict().items(), target.state_dict().values()):
+        assert torch.equal(a, b), name
+
+    class Wider(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Linear(4, 7)
+            self.register_buffer("bank", torch.zeros(5, 7))
+
+    with pytest.raises(CheckpointError, match="(?s)does not fit this network.*proj.weight"):
+        init_weights_from(Wider(), path)

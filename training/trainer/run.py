@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from query3d.config import load_config, to_dict
+from query3d.model.checkpoint import init_weights_from
 from query3d.model.mrcosmo import build_model
 from query3d.training.evaluation.evaluate import evaluate, flat_metrics
 from query3d.training.evaluation.predict import ModelPredictor
@@ -85,7 +86,10 @@ def run_training(
     ctx = init_distributed(cfg.train.device)
     try:
         seed_everything(cfg.train.seed)
-        model = build_model(cfg.model).to(ctx.device)
+        model = build_model(cfg.model)
+        if cfg.train.init_from and not resume:
+            init_weights_from(model, cfg.train.init_from)
+        model = model.to(ctx.device)
         cap = cfg.data.max_points
         train_samples = open_split(cfg.data.kind, data, cfg.data.train_split, cap)
         if 0 < cfg.train.train_max_samples < len(train_samples):
