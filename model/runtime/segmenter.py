@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,8 @@ class Segmenter:
         self.text_encoder = self._text_encoder()
         self.text_cache = TextFeatureCache(self._encode_text, self.cfg.runtime.text_cache_size)
         self._backends: dict[bool, Backend] = {}
+        # a node warms the graph on one thread while its first command may arrive on another
+        self._backend_lock = threading.Lock()
 
     # ------------------------------------------------------------------ loading
     def _load_checkpoint(self, path: Path, config: Config | None) -> None:
@@ -187,8 +190,13 @@ class Segmenter:
         return graph_inputs(frame, self.text_cache("example"), self.cfg.model.num_seeds)
 
     def backend(self, with_images: bool) -> Backend:
-        if with_images in self._backends:
+        """The graph runner for frames with or without camera images, made once."""
+        with self._backend_lock:
+            if with_images not in self._backends:
+                self._backends[with_images] = self._make_backend(with_images)
             return self._backends[with_images]
+
+    def _make_backend(self, with_images: bool) -> Backend:
         runtime = self.cfg.runtime
         if self.backend_name == "torch":
             names = frame_graph_input_names(len(self.cfg.model.voxel_scales), with_images)
@@ -204,7 +212,6 @@ class Segmenter:
                 tensorrt_profile(self.cfg, with_images),
                 runtime.trt_workspace_mb,
             )
-        self._backends[with_images] = made
         return made
 
     def warmup(self, with_images: bool = False) -> None:

@@ -6,6 +6,7 @@ more than some frame graphs, so its output is cached by the exact command string
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -28,20 +29,22 @@ class TextFeatureCache(Generic[V]):
         self.max_entries = max_entries
         self.hits = 0
         self.misses = 0
+        self._lock = threading.Lock()  # the node's warm-up and worker threads share it
 
     def __call__(self, text: str) -> V:
         if not isinstance(text, str):
             raise ValueError(f"text must be a string, got {type(text).__name__}")
-        if text in self._entries:
-            self._entries.move_to_end(text)
-            self.hits += 1
-            return self._entries[text]
-        value = self._encode(text)
-        self.misses += 1
-        self._entries[text] = value
-        if len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-        return value
+        with self._lock:
+            if text in self._entries:
+                self._entries.move_to_end(text)
+                self.hits += 1
+                return self._entries[text]
+            value = self._encode(text)
+            self.misses += 1
+            self._entries[text] = value
+            if len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+            return value
 
     def __len__(self) -> int:
         return len(self._entries)

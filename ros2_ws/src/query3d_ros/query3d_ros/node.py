@@ -9,6 +9,7 @@ diagnostics and dropped without losing the last good frame.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from dataclasses import replace
 from typing import Any
@@ -66,6 +67,9 @@ class Query3DNode(Node):
             self.health.model_ok = True
             self.get_logger().info(
                 f"model ready: {self.segmenter.describe()} (backend {self.health.backend})")
+            if self.p("warm_up"):
+                threading.Thread(target=self._warm_up, name="query3d-warm-up",
+                                 daemon=True).start()
         except Exception as exc:  # the node stays up and reports why it cannot run
             self.health.model_error = str(exc)
             self.get_logger().error(f"cannot load the model: {exc}")
@@ -112,6 +116,21 @@ class Query3DNode(Node):
             elif param.name == "max_rate":
                 self.worker.max_rate = param.value
         return SetParametersResult(successful=True)
+
+    def _warm_up(self) -> None:
+        """Export/load the graphs before the first command needs them (ONNX export of a
+        checkpoint takes about a minute); a command that comes first simply waits."""
+        graphs = [False, True] if self.p("use_images") else [False]
+        for with_images in graphs:
+            what = "camera" if with_images else "points-only"
+            start = time.monotonic()
+            try:
+                self.segmenter.warmup(with_images)
+            except Exception as exc:  # the first real frame will report it again
+                self.get_logger().warning(f"warm-up of the {what} graph failed: {exc}")
+                return
+            self.get_logger().info(f"{what} graph warm ({self.health.backend}) in "
+                                   f"{time.monotonic() - start:.1f} s")
 
     # -- inputs -----------------------------------------------------------------------
     def _reject(self, what: str, problem: str) -> None:

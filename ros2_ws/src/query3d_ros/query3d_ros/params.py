@@ -25,6 +25,8 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("engine_cache_dir", "~/.cache/query3d/engines", "TensorRT engine cache folder"),
     ParamSpec("trt_precision", "fp16", "fp16 | fp32 (TensorRT only)"),
     ParamSpec("text_cache_size", 128, "number of cached command embeddings"),
+    ParamSpec("warm_up", True, "prepare the graph (ONNX export, engine build) at start-up, "
+              "so the first command is not slow"),
     ParamSpec("num_threads", 0, "CPU threads for inference; 0 = library default"),
     ParamSpec("score_threshold", -1.0, "a detection slot fires above this; < 0 = the "
               "checkpoint's calibrated value", dynamic=True),

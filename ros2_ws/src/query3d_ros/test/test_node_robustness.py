@@ -40,6 +40,9 @@ def test_bad_inputs_are_logged_and_the_node_keeps_answering(tmp_path: Path) -> N
         baseline = peer.ask(single["text"], timeout=240,
                             republish=lambda: peer.publish_cloud(scene.points, scene.colors))
         assert not baseline.get("error"), baseline
+        # the start-up warm-up prepared the graph off the command path and said so
+        assert peer.spin_until(lambda: "graph warm (torch)" in procs.log("node"), 30), \
+            procs.log("node")[-2000:]
 
         def image_pair(encoding: str, fx: float) -> None:
             stamp = time.time()
