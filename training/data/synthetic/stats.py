@@ -56,11 +56,14 @@ def osd_views(root: str | Path, limit: int | None = None) -> list[OrganizedView]
 
 def synthetic_views(root: str | Path, limit: int | None = 16,
                     first_camera_only: bool = True) -> list[OrganizedView]:
-    """Views of generated tabletop scenes (all splits under ``root``), OSD-style cropped."""
-    scene_dirs = sorted(p.parent for p in Path(root).glob("*/scenes/*/scene.json"))
+    """Views of generated tabletop scenes (all splits under a dataset ``root``, or one split
+    folder), OSD-style cropped."""
+    scene_dirs = sorted(p.parent for pattern in ("*/scenes/*/scene.json", "scenes/*/scene.json")
+                        for p in Path(root).glob(pattern))
     scene_dirs = [d for d in scene_dirs if read_json(d / "scene.json")["kind"] == "tabletop"]
     if not scene_dirs:
-        raise FileNotFoundError(f"{root}: no generated tabletop scenes found")
+        raise FileNotFoundError(f"{root}: no generated tabletop scenes found (expected "
+                                "SPLIT/scenes/*/scene.json or scenes/*/scene.json)")
     views = []
     for d in scene_dirs[:limit]:
         meta = read_json(d / "scene.json")
