@@ -3,6 +3,7 @@ corrupt, truncated, foreign-version and mismatched files."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -55,6 +56,9 @@ def test_round_trip_keeps_weights_buffers_optimizer_and_extra(tmp_path: Path) ->
     assert state["optimizer"]["state"][0]["exp_avg"].shape == (3, 4)
     assert state["extra"] == {"epoch": 3, "step_in_epoch": 7}
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temp file left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any written file
 
 
 def test_rng_state_round_trip_reproduces_draws(tmp_path: Path) -> None:
