@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from query3d.model.runtime.density import network_subset
 from query3d.training.data.sample import Sample, Scene
 from query3d.training.data.synthetic.catalogue import CATEGORIES
 from query3d.training.data.synthetic.dataset import SyntheticDataset
@@ -178,6 +179,10 @@ def test_reader_yields_samples_and_scenes(root) -> None:
     sample = ds[0]
     assert isinstance(sample, Sample)
     assert len(sample.scene.points) == 2000
+    # the cap draws the runtime's subset, so eval scores exactly what a node would answer
+    whole = SyntheticDataset(root, "val")[0].scene
+    assert np.array_equal(sample.scene.points,
+                          whole.points[network_subset(len(whole.points), 2000)])
     assert sample.scene.colors.max() <= 1.0 and sample.scene.colors.dtype == np.float32
     for s in ds:
         mask = s.target_mask()

@@ -7,8 +7,6 @@ answer covers every point of the scene.
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import torch
 from torch import nn
 
@@ -17,23 +15,15 @@ from query3d.model.encoders import TextFeatures
 from query3d.model.output import QueryResult
 from query3d.model.postprocess import decode
 from query3d.model.preprocess import prepare_frame
+from query3d.model.runtime.text_cache import TextFeatureCache
 from query3d.training.data.sample import Sample
 
 
 class ModelPredictor:
     def __init__(self, model: nn.Module, cfg: ModelConfig, text_cache_size: int = 256) -> None:
         self.model, self.cfg = model, cfg
-        self.text_cache_size = text_cache_size
-        self._text: OrderedDict[str, TextFeatures] = OrderedDict()
-
-    def _encode(self, text: str) -> TextFeatures:
-        hit = self._text.get(text)
-        if hit is None:
-            hit = self.model.encode_text(text)
-            self._text[text] = hit
-            while len(self._text) > self.text_cache_size:
-                self._text.popitem(last=False)
-        return hit
+        self._encode: TextFeatureCache[TextFeatures] = TextFeatureCache(model.encode_text,
+                                                                        text_cache_size)
 
     @torch.no_grad()
     def __call__(self, sample: Sample) -> QueryResult:

@@ -18,6 +18,7 @@ import numpy as np
 from query3d.config import Config
 from query3d.model.losses import QueryTargets
 from query3d.model.preprocess import FrameInputs, prepare_frame
+from query3d.model.runtime.density import network_subset
 from query3d.training.data.augment import AugmentConfig, augment, take_points
 from query3d.training.data.sample import Sample
 
@@ -79,9 +80,9 @@ def prepare_sample(sample: Sample, cfg: Config, rng: np.random.Generator | None
     if rng is not None and cfg.data.augment:
         sample = augment(sample, rng, AugmentConfig.from_data_config(cfg.data))
     n, cap = len(sample.scene.points), cfg.data.max_points
-    if cap > 0 and n > cap:
-        picker = rng if rng is not None else np.random.default_rng(0)
-        keep = np.sort(picker.choice(n, size=cap, replace=False))
+    if cap > 0 and n > cap:  # evaluation draws the runtime's subset, training a fresh one
+        keep = (network_subset(n, cap) if rng is None
+                else np.sort(rng.choice(n, size=cap, replace=False)))
         sample = Sample(take_points(sample.scene, keep), sample.query)
     names = list(sample.scene.class_names)
     if len(names) > cfg.model.num_classes:

@@ -16,7 +16,6 @@ computes on the whole batch. Two things couple the samples:
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import torch
@@ -26,6 +25,7 @@ from query3d.config import Config
 from query3d.model.alignment.constraints import symmetric_cross_entropy
 from query3d.model.encoders import TextFeatures
 from query3d.model.losses import MemoryItems, MRCosmoLoss, QueryTargets
+from query3d.model.runtime.text_cache import TextFeatureCache
 from query3d.training.trainer.data import TrainItem
 from query3d.training.trainer.distributed import gather_objects, gather_with_grad
 
@@ -54,22 +54,18 @@ class ReferringObjective(nn.Module):
         self.loss_fn = MRCosmoLoss(cfg.model)
         self.contrastive = cfg.model.use_dcma and cfg.model.use_images
         self._pending: list[tuple[int, MemoryItems]] = []
-        self._text_cache: OrderedDict[str, TextFeatures] = OrderedDict()
+        self._text_cache: TextFeatureCache[TextFeatures] = TextFeatureCache(
+            self._encode_frozen, TEXT_CACHE_SIZE)
+
+    def _encode_frozen(self, text: str) -> TextFeatures:
+        with torch.no_grad(), torch.autocast(self.device.type, enabled=False):
+            return self.model.encode_text(text)
 
     def encode_text(self, text: str) -> TextFeatures:
         """Per sentence (no padding shared with other samples); cached when frozen."""
         if not self.cfg.model.freeze_text:
             return self.model.encode_text(text)
-        hit = self._text_cache.get(text)
-        if hit is None:
-            with torch.no_grad(), torch.autocast(self.device.type, enabled=False):
-                hit = self.model.encode_text(text)
-            self._text_cache[text] = hit
-            while len(self._text_cache) > TEXT_CACHE_SIZE:
-                self._text_cache.popitem(last=False)
-        else:
-            self._text_cache.move_to_end(text)
-        return hit
+        return self._text_cache(text)
 
     @property
     def device(self) -> torch.device:

@@ -9,12 +9,10 @@ convention, so "left" and "nearest to the camera" mean the same in both.
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
+from query3d.model.runtime.density import network_subset
 from query3d.training.data.augment import take_points
 from query3d.training.data.readers.osd import read_osd
 from query3d.training.data.sample import Query, Sample, Scene
@@ -43,9 +41,8 @@ class OSDReferDataset(Sequence[Sample]):
         if scan not in self._scenes:
             scene = read_osd(self.root / f"{scan}.pcd", level=True).scene
             scene.scene_id = scan
-            if self.max_points and len(scene.points) > self.max_points:
-                rng = np.random.default_rng(zlib.crc32(scan.encode()))
-                keep = np.sort(rng.choice(len(scene.points), self.max_points, replace=False))
+            keep = network_subset(len(scene.points), self.max_points)  # the runtime's draw
+            if keep is not None:
                 scene = take_points(scene, keep)
             self._scenes[scan] = scene
         return self._scenes[scan]

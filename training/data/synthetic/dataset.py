@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from query3d.model.runtime.density import network_subset
 from query3d.training.data.sample import CameraView, ObjectBox, Query, Sample, Scene
 from query3d.training.data.synthetic.io import read_cloud, read_depth, read_json, read_png
 from query3d.training.data.synthetic.queries.facts import SceneFacts, facts_from_objects
@@ -17,7 +17,8 @@ from query3d.training.data.synthetic.queries.facts import SceneFacts, facts_from
 class SyntheticDataset:
     """Queries of one split as ``Sample``s (``len`` = number of queries).
 
-    ``max_points`` subsamples each cloud deterministically (per scene) for training;
+    ``max_points`` subsamples each cloud deterministically, exactly as the runtime does
+    (``network_subset``);
     ``load_cameras=False`` skips the images when only the cloud is needed. Scenes are
     cached (``cache_scenes`` most recent) because consecutive queries share them.
     """
@@ -85,10 +86,10 @@ class SyntheticDataset:
     def _load(self, scene_id: str) -> Scene:
         d = self.scene_dir(scene_id)
         cloud = read_cloud(d / "cloud.npz")
-        keep = np.arange(len(cloud["points"]))
-        if self.max_points is not None and len(keep) > self.max_points:
-            rng = np.random.default_rng(zlib.crc32(scene_id.encode()))
-            keep = np.sort(rng.choice(len(keep), self.max_points, replace=False))
+        # the subset the runtime draws from the same cloud: eval scores what a node answers
+        keep = network_subset(len(cloud["points"]), self.max_points or 0)
+        if keep is None:
+            keep = np.arange(len(cloud["points"]))
         objects = [ObjectBox(int(o["object_id"]), o["category"], np.asarray(o["center"]),
                              np.asarray(o["size"]), float(o["yaw"]), o["color"])
                    for o in read_json(d / "objects.json")]
