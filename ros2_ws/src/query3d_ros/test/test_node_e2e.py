@@ -1,33 +1,75 @@
 """End to end over real DDS: scene player, query3d_node and query3d_send as separate
-processes with the bundled demo checkpoint; scored against the scene's ground truth."""
+processes, scored against the scene's ground truth."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("rclpy")
 
+from query3d.bundled import DEMO_SCENE_DIR  # noqa: E402
 from query3d_ros.demo import run_demo  # noqa: E402
+from query3d_ros.play_scene import load_scene  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
+# The bundled checkpoint fine-tuned until it memorised the demo scene's queries
+# (configs/fixtures/demo_scene_fit.yaml): a network whose right answers are known, so the
+# test can demand them from what arrives over DDS.
+SCENE_FIT = Path(__file__).parent / "fixtures" / "demo_scene_fit.pt"
 
-def test_demo_commands_answered_from_separate_processes(tmp_path: Path) -> None:
-    report = run_demo(tmp_path / "demo_out", backend="torch", timeout=240)
+
+def _check_plumbing(report: dict, out: Path) -> dict[str, dict]:
     rows = {r["kind"]: r for r in report["commands"]}
     assert {"st", "mt", "zt"} <= set(rows), rows.keys()
     for row in report["commands"]:
         assert not row["error"], row
         assert row["stamp_is_source_cloud"], f"output stamp is not a source cloud's: {row}"
         assert row["mask_stamp_matches"], row
-        assert (tmp_path / "demo_out" / row["png"]).stat().st_size > 10_000
+        assert (out / row["png"]).stat().st_size > 10_000
         assert 0.0 <= row["iou"] <= 1.0  # scored against the scene's ground truth
         for t in row["targets"]:  # every published target is a real part of the cloud
             assert t["num_points"] >= 1 and all(s > 0 for s in t["box_size"])
-    # Accuracy is reported (summary.json), not asserted: the bundled checkpoint is trained
-    # for one CPU hour and misses the issue's IoU >= 0.5 bar (see README "Status").
-    saved = json.loads((tmp_path / "demo_out" / "summary.json").read_text())
+    saved = json.loads((out / "summary.json").read_text())
     assert saved["commands"] == json.loads(json.dumps(report["commands"]))
+    return rows
+
+
+def _published_instances(out: Path, i: int) -> np.ndarray:
+    """The instance field of the ~/mask cloud that query3d_send received for command i."""
+    with np.load(out / "logs" / f"mask_{i}.npz") as z:
+        return z["instance"]
+
+
+def test_bundled_checkpoint_answers_commands_from_separate_processes(tmp_path: Path) -> None:
+    out = tmp_path / "demo_out"
+    report = run_demo(out, backend="torch", timeout=240)
+    _check_plumbing(report, out)
+    # Its accuracy is reported (summary.json), not asserted: the bundled checkpoint is a
+    # CPU-trained demo and misses IoU >= 0.5 on this scene (README "Status").
+
+
+@pytest.mark.skipif(not SCENE_FIT.is_file(), reason=f"{SCENE_FIT} is not in this checkout")
+def test_published_masks_are_the_networks_answers(tmp_path: Path) -> None:
+    out = tmp_path / "demo_out"
+    report = run_demo(out, checkpoint=str(SCENE_FIT), backend="torch", timeout=240)
+    _check_plumbing(report, out)
+    scene = load_scene(str(DEMO_SCENE_DIR), None, None)
+    for i, row in enumerate(report["commands"]):
+        expected = row["expected_object_ids"]
+        published = _published_instances(out, i)
+        assert len(published) == len(scene.instance)  # the mask covers the source cloud
+        if not expected:  # zero-target: nothing published, and the GRES score is 1
+            assert row["targets"] == [] and (published < 0).all() and row["iou"] == 1.0, row
+            continue
+        assert len(row["targets"]) == len(expected), (row["command"], row["targets"])
+        assert row["iou"] >= 0.5, row
+        for object_id in expected:  # every target object is one published instance
+            truth = scene.instance == object_id
+            best = max(((published == t["target_id"]) & truth).sum()
+                       / ((published == t["target_id"]) | truth).sum() for t in row["targets"])
+            assert best >= 0.5, (row["command"], object_id, best)
