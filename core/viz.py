@@ -56,6 +56,7 @@ def render_result(points: np.ndarray, colors: np.ndarray | None, result: QueryRe
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     points = np.asarray(points, dtype=np.float64)
     ids = result.instance_mask()
@@ -79,6 +80,7 @@ def render_result(points: np.ndarray, colors: np.ndarray | None, result: QueryRe
                  linewidths=0, depthshade=False)
     side.set_box_aspect(np.maximum(np.ptp(points[order], axis=0), 1e-3))  # metric, not stretched
     side.view_init(elev=35, azim=-60)
+    side.zaxis.set_major_locator(MaxNLocator(3))  # a flat scene's short z axis: few ticks
     side.set_title("oblique view")
     for t in result.targets:
         color = colors_for_ids(np.array([t.target_id]))[0] / 255.0
