@@ -150,20 +150,24 @@ class Query3DNode(Node):
             self._reject("point cloud", f"no finite points among {len(cloud.points)} "
                          "(empty or all-NaN cloud); keeping the previous frame")
             return
-        cameras = []
-        if self._last_camera is not None:
-            cam_stamp, camera = self._last_camera
-            if abs(cam_stamp - stamp_to_ns(msg.header.stamp)) <= self.p("sync_slop") * 1e9:
-                from_tf = self.tf.lookup(msg.header.frame_id, camera.name, msg.header.stamp)
-                if from_tf is not None:
-                    camera = replace(camera, T_world_cam=from_tf)
-                cameras = [camera]
-            elif self.health.images.last is not None and \
-                    time.monotonic() - self.health.images.last < self.p("input_timeout"):
-                self.health.sync_failures += 1
         self.worker.submit_frame(Frame(
-            header=msg.header, points=cloud.points, colors=cloud.colors, cameras=cameras,
+            header=msg.header, points=cloud.points, colors=cloud.colors,
+            cameras=self._paired_camera(msg.header),
             organized_shape=cloud.organized_shape))
+
+    def _paired_camera(self, header) -> list:
+        """The last camera view if its stamp is within ``sync_slop`` of the cloud's."""
+        if self._last_camera is None:
+            return []
+        cam_stamp, camera = self._last_camera
+        if abs(cam_stamp - stamp_to_ns(header.stamp)) > self.p("sync_slop") * 1e9:
+            return []
+        from_tf = self.tf.lookup(header.frame_id, camera.name, header.stamp)
+        return [camera if from_tf is None else replace(camera, T_world_cam=from_tf)]
+
+    def _camera_live(self) -> bool:
+        last = self.health.images.last
+        return last is not None and time.monotonic() - last < self.p("input_timeout")
 
     def _on_camera(self, image: Image, info: CameraInfo) -> None:
         self.health.images.tick()
@@ -180,6 +184,10 @@ class Query3DNode(Node):
         view = CameraView(image=rgb, K=model.K, T_world_cam=T_cloud_cam,
                           name=image.header.frame_id or "camera")
         self._last_camera = (stamp_to_ns(image.header.stamp), view)
+        # the image of a cloud often arrives just after it: complete that frame
+        frame = self.worker.newest_frame()
+        if frame is not None and not frame.cameras:
+            frame.cameras = self._paired_camera(frame.header)
 
     def _on_command(self, msg: String) -> None:
         self.health.commands.tick()
@@ -200,6 +208,13 @@ class Query3DNode(Node):
     def _run(self, frame: Frame, command: str):
         if self.segmenter is None:
             raise RuntimeError(f"model not loaded: {self.health.model_error}")
+        if not frame.cameras and self.p("use_images") and self._camera_live():
+            # a camera is streaming: give this cloud's image up to sync_slop to arrive
+            end = time.monotonic() + self.p("sync_slop")
+            while not frame.cameras and time.monotonic() < end:
+                time.sleep(0.002)
+            if not frame.cameras:
+                self.health.sync_failures += 1  # no image within sync_slop of this cloud
         finite = np.flatnonzero(finite_mask(frame.points))
         keep = finite
         if len(keep) > self.p("max_points"):
@@ -226,7 +241,8 @@ class Query3DNode(Node):
         keep, result = output
         self.outputs.publish(frame, command, keep, result, latency_ms)
         names = ", ".join(f"{t.label}({t.score:.2f})" for t in result.targets) or "no target"
-        self.get_logger().info(f"{command!r}: {names} in {latency_ms:.0f} ms")
+        self.get_logger().info(f"{command!r}: {names} in {latency_ms:.0f} ms "
+                               f"({len(frame.cameras)} camera image(s))")
 
     def _publish_diagnostics(self) -> None:
         status = self.health.status(f"{self.get_fully_qualified_name()}: segmentation",

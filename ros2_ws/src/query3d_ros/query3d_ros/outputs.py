@@ -79,7 +79,8 @@ class OutputPublishers:
         self.latency.publish(Float32(data=float(latency_ms)))
         summary = result.summary()
         summary.update(stamp=_stamp_seconds(header), frame_id=header.frame_id,
-                       latency_ms=latency_ms, num_points=int(len(frame.points)))
+                       latency_ms=latency_ms, num_points=int(len(frame.points)),
+                       cameras=len(frame.cameras))
         self.result.publish(String(data=json.dumps(summary)))
 
     def _camera_outputs(self, frame, ids: np.ndarray, result: QueryResult) -> None:

@@ -81,6 +81,11 @@ class InferenceWorker:
     def command(self) -> str | None:
         return self._command
 
+    def newest_frame(self) -> Frame | None:
+        """The frame a run would take now (a late camera image may complete it)."""
+        with self._cv:
+            return self._frame
+
     @property
     def has_frame(self) -> bool:
         return self._frame is not None

@@ -1,0 +1,56 @@
+"""Cloud-camera pairing in a real node over DDS: the image of a cloud usually arrives just
+after the cloud (separate drivers, separate topics). It must still be paired with that
+cloud, and an image of another moment must not be."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy")
+
+from node_harness import start_node  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+
+from query3d.bundled import DEMO_SCENE_DIR  # noqa: E402
+from query3d_ros.play_scene import camera_info, load_scene  # noqa: E402
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+def test_an_image_after_its_cloud_is_paired_and_another_is_not(tmp_path: Path) -> None:
+    scene = load_scene(str(DEMO_SCENE_DIR), None, None)
+    procs, peer = start_node(tmp_path)
+    K = np.array([[120.0, 0, 80.0], [0, 120.0, 60.0], [0, 0, 1]])
+    rgb = np.full((120, 160, 3), 128, np.uint8)
+
+    def cloud_then_image(image_offset_s: float):
+        def publish() -> None:
+            stamp = time.time()
+            peer.publish_cloud(scene.points, scene.colors, stamp_s=stamp)
+            peer.spin_until(lambda: False, 0.15)  # the cloud is in before its image
+            h = peer.header(stamp + image_offset_s)
+            peer.info_pub.publish(camera_info(h, K, 160, 120))
+            peer.image_pub.publish(Image(header=h, height=120, width=160, encoding="rgb8",
+                                         step=160 * 3, data=rgb.tobytes()))
+            peer.spin_until(lambda: False, 0.15)
+        return publish
+
+    try:
+        late = peer.ask("the white cup", timeout=240, republish=cloud_then_image(0.0))
+        assert not late.get("error"), late
+        assert late["cameras"] == 1, late
+        # an image 1 s away from every cloud is outside sync_slop (0.05 s): not paired
+        far = cloud_then_image(1.0)
+        for _ in range(3):  # the newest frame, which the next command runs on, is one of these
+            far()
+        other = peer.ask("the black cup", timeout=120, republish=far)
+        assert not other.get("error"), other
+        assert other["cameras"] == 0, other
+        assert "camera image(s)" in procs.log("node") and procs.alive("node")
+    finally:
+        peer.close()
+        procs.stop()
