@@ -120,13 +120,16 @@ def run_demo(out_dir: Path, checkpoint: str | None = None, scene_dir: Path = DEM
     domain = random.Random().randint(101, 199)
     env = ros_env(domain)
     procs = Processes(env, out_dir / "logs")
-    params = {"checkpoint": checkpoint or str(demo_checkpoint()), "backend": backend}
+    # a recorded scene played on this machine: reliable delivery, so no 1 MB image is
+    # dropped by best-effort transport and every cloud gets its camera image
+    params = {"checkpoint": checkpoint or str(demo_checkpoint()), "backend": backend,
+              "points_qos": "reliable", "image_qos": "reliable"}
     if scene.cameras:
         params["camera_to_cloud"] = matrix_to_pose(scene.cameras[0].T_world_cam)
     started = time.monotonic()
     procs.start("node", node_command(params))
     procs.start("player", [*executable("query3d_play_scene"), str(scene_dir), "--rate", "2",
-                           "--log-stamps"])
+                           "--log-stamps", "--reliable"])
     rows = []
     try:
         for i, cmd in enumerate(commands):
