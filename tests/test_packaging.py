@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import site
 import subprocess
 import sys
 import sysconfig
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +88,42 @@ def test_colcon_build_installs_both_packages(tmp_path: Path) -> None:
     assert core, "query3d.model was not installed by colcon"
     node_exe = ws / "install" / "query3d_ros" / "lib" / "query3d_ros" / "query3d_node"
     assert node_exe.is_file(), "ros2 run query3d_ros query3d_node would not find the node"
+    _node_starts_from_install_space(ws / "install", node_exe)
+
+
+def _node_starts_from_install_space(install: Path, node_exe: Path) -> None:
+    """What ``source install/setup.bash; ros2 run query3d_ros query3d_node`` does: the
+    install space's packages first on the path; the node loads its model and reports."""
+    pytest.importorskip("rclpy")
+    from query3d_ros.launcher import ros_env
+
+    site_dirs = sorted(str(p.parent) for p in install.rglob("site-packages/query3d*")
+                       if p.is_dir() and p.name in ("query3d", "query3d_ros"))
+    env = ros_env(170 + os.getpid() % 20)
+    env["PYTHONPATH"] = os.pathsep.join([*dict.fromkeys(site_dirs), env.get("PYTHONPATH", "")])
+    env["AMENT_PREFIX_PATH"] = f"{install / 'query3d_ros'}{os.pathsep}{install / 'query3d'}"
+    where = subprocess.run(
+        [sys.executable, "-c", "import query3d_ros, query3d.model as m; "
+         "print(query3d_ros.__file__); print(m.__file__)"],
+        env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert all(str(install) in path for path in where), where  # not the source tree's copy
+    node = subprocess.Popen(
+        [sys.executable, str(node_exe), "--ros-args", "-p", "backend:=torch",
+         "-p", "warm_up:=false"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(node.stdout), daemon=True)
+    reader.start()
+    try:
+        end = time.monotonic() + 120
+        while time.monotonic() < end and node.poll() is None and \
+                not any("model ready" in line for line in seen):
+            time.sleep(0.2)
+        assert any("model ready" in line for line in seen), "".join(seen)[-3000:]
+        assert node.poll() is None, "".join(seen)[-3000:]
+    finally:
+        node.send_signal(signal.SIGINT)
+        try:
+            node.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            node.kill()
