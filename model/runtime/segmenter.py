@@ -190,7 +190,12 @@ class Segmenter:
         return graph_inputs(frame, self.text_cache("example"), self.cfg.model.num_seeds)
 
     def backend(self, with_images: bool) -> Backend:
-        """The graph runner for frames with or without camera images, made once."""
+        """The graph runner for frames with or without camera images, made once. A graph
+        that exists is returned without the lock: the other graph's export (a minute) must
+        not hold up frames that do not need it."""
+        made = self._backends.get(with_images)
+        if made is not None:
+            return made
         with self._backend_lock:
             if with_images not in self._backends:
                 self._backends[with_images] = self._make_backend(with_images)

@@ -8,6 +8,7 @@ repeat), the graph is a third of the size.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +190,15 @@ def test_camera_graph_matches_torch_and_passes_the_tensorrt_parser_check(served)
     got = OnnxRuntimeBackend(path, threads=1).run(inputs)
     for name in EXPORT_OUTPUTS:
         assert float((got[name] - want[name]).abs().max()) <= 1e-3, name
+
+
+def test_a_built_graph_is_served_while_the_other_is_being_made(served):
+    seg = served["seg"]
+    ready = seg.backend(False)
+    got: list = []
+    with seg._backend_lock:  # as while the camera graph's ONNX export runs on another thread
+        reader = threading.Thread(target=lambda: got.append(seg.backend(False)))
+        reader.start()
+        reader.join(timeout=10)
+        assert not reader.is_alive(), "the built points-only graph waited for the lock"
+    assert got == [ready]
