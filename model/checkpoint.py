@@ -100,6 +100,11 @@ def save_checkpoint(
     return _atomic_save(payload, path)
 
 
+# read once: os.umask can only be read by setting it, which is not thread-safe to repeat
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
     """temp file + fsync + rename: a crash never leaves a half-written checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,9 +115,7 @@ def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         # mkstemp makes the file owner-only; a checkpoint is shared like any written file
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
