@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 SCENE_FIT = Path(__file__).parent / "fixtures" / "demo_scene_fit.pt"
 
 
-def _check_plumbing(report: dict, out: Path) -> dict[str, dict]:
+def _check_plumbing(report: dict, out: Path) -> None:
     rows = {r["kind"]: r for r in report["commands"]}
     assert {"st", "mt", "zt"} <= set(rows), rows.keys()
     for row in report["commands"]:
@@ -36,7 +36,6 @@ def _check_plumbing(report: dict, out: Path) -> dict[str, dict]:
             assert t["num_points"] >= 1 and all(s > 0 for s in t["box_size"])
     saved = json.loads((out / "summary.json").read_text())
     assert saved["commands"] == json.loads(json.dumps(report["commands"]))
-    return rows
 
 
 def _published_instances(out: Path, i: int) -> np.ndarray:
