@@ -90,6 +90,7 @@ def _ask(procs: Processes, env: dict[str, str], i: int, cmd: dict, out_dir: Path
     summary = json.loads(summary_path.read_text())
     row = {"command": cmd["text"], "kind": cmd.get("kind", ""),
            "latency_ms": summary["latency_ms"], "targets": summary["targets"],
+           "cameras": summary.get("cameras", 0),
            "expected_object_ids": cmd.get("object_ids"), "error": summary.get("error"),
            "stamp_is_source_cloud": round(summary["stamp"], 6) in published_stamps(
                procs.log("player")),
@@ -143,12 +144,12 @@ def run_demo(out_dir: Path, checkpoint: str | None = None, scene_dir: Path = DEM
 
 
 def print_table(report: dict) -> None:
-    print(f"{'command':<45} {'kind':<12} {'targets':>7} {'IoU':>5} {'ms':>7}")
+    print(f"{'command':<45} {'kind':<12} {'targets':>7} {'IoU':>5} {'ms':>7} {'images':>6}")
     for r in report["commands"]:
         iou = f"{r['iou']:.2f}" if "iou" in r else "  -"
         labels = len(r["targets"])
         print(f"{r['command'][:45]:<45} {r['kind']:<12} {labels:>7} {iou:>5} "
-              f"{r['latency_ms']:>7.0f}")
+              f"{r['latency_ms']:>7.0f} {r['cameras']:>6}")
     print(f"wall time {report['wall_s']:.0f} s; pictures and summary.json in the output folder")
 
 

@@ -106,6 +106,8 @@ class Query3DNode(Node):
                 problem = f"mode must be 'once' or 'continuous', got {value!r}"
             elif param.name in ("max_rate", "input_timeout", "sync_slop") and value <= 0:
                 problem = f"{param.name} must be > 0, got {value}"
+            elif param.name == "image_wait" and value < 0:
+                problem = f"image_wait must be >= 0, got {value}"
             elif param.name in ("max_points", "min_target_points") and value < 1:
                 problem = f"{param.name} must be >= 1, got {value}"
             if problem:
@@ -165,9 +167,14 @@ class Query3DNode(Node):
         from_tf = self.tf.lookup(header.frame_id, camera.name, header.stamp)
         return [camera if from_tf is None else replace(camera, T_world_cam=from_tf)]
 
-    def _camera_live(self) -> bool:
+    def _camera_expected(self) -> bool:
+        """Images are streaming, or an image publisher exists (the first image may still be
+        on its way: a 1 MB image can take longer than its cloud to arrive)."""
         last = self.health.images.last
-        return last is not None and time.monotonic() - last < self.p("input_timeout")
+        if last is not None and time.monotonic() - last < self.p("input_timeout"):
+            return True
+        sub = self.sync.subscriptions[0]
+        return getattr(sub, "sub", sub).get_publisher_count() > 0
 
     def _on_camera(self, image: Image, info: CameraInfo) -> None:
         self.health.images.tick()
@@ -208,13 +215,7 @@ class Query3DNode(Node):
     def _run(self, frame: Frame, command: str):
         if self.segmenter is None:
             raise RuntimeError(f"model not loaded: {self.health.model_error}")
-        if not frame.cameras and self.p("use_images") and self._camera_live():
-            # a camera is streaming: give this cloud's image up to sync_slop to arrive
-            end = time.monotonic() + self.p("sync_slop")
-            while not frame.cameras and time.monotonic() < end:
-                time.sleep(0.002)
-            if not frame.cameras:
-                self.health.sync_failures += 1  # no image within sync_slop of this cloud
+        cameras = self._cameras_for(frame)
         finite = np.flatnonzero(finite_mask(frame.points))
         keep = finite
         if len(keep) > self.p("max_points"):
@@ -224,11 +225,27 @@ class Query3DNode(Node):
                 "(parameter max_points)", throttle_duration_sec=10.0)
         colors = None if frame.colors is None else frame.colors[keep]
         result = self.segmenter.segment(
-            frame.points[keep], colors, cameras=frame.cameras, text=command,
+            frame.points[keep], colors, cameras=cameras, text=command,
             score_threshold=_or_default(self.p("score_threshold")),
             mask_threshold=_or_default(self.p("mask_threshold")),
             min_target_points=self.p("min_target_points"))
-        return keep, result
+        return keep, result, cameras
+
+    def _cameras_for(self, frame: Frame) -> list:
+        """The camera views a run uses, read once so outputs report what the network saw.
+
+        A camera image is larger than its cloud and often arrives after it, so while a
+        camera publishes, the run gives the image up to ``image_wait`` seconds (a late image
+        completes the frame in ``_on_camera``)."""
+        if frame.cameras or not self.p("use_images") or not self._camera_expected():
+            return list(frame.cameras)
+        end = time.monotonic() + self.p("image_wait")
+        while not frame.cameras and time.monotonic() < end:
+            time.sleep(0.002)
+        cameras = list(frame.cameras)
+        if not cameras:
+            self.health.sync_failures += 1  # a camera publishes, but not this cloud's image
+        return cameras
 
     def _done(self, frame: Frame, command: str, output, error, latency_s: float) -> None:
         latency_ms = latency_s * 1000.0
@@ -238,11 +255,11 @@ class Query3DNode(Node):
             self.get_logger().error(f"inference failed for {command!r}: {error}")
             self.outputs.result_error(frame, command, str(error), latency_ms)
             return
-        keep, result = output
-        self.outputs.publish(frame, command, keep, result, latency_ms)
+        keep, result, cameras = output
+        self.outputs.publish(frame, command, keep, result, latency_ms, cameras)
         names = ", ".join(f"{t.label}({t.score:.2f})" for t in result.targets) or "no target"
         self.get_logger().info(f"{command!r}: {names} in {latency_ms:.0f} ms "
-                               f"({len(frame.cameras)} camera image(s))")
+                               f"({len(cameras)} camera image(s))")
 
     def _publish_diagnostics(self) -> None:
         status = self.health.status(f"{self.get_fully_qualified_name()}: segmentation",

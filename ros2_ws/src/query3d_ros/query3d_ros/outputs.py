@@ -51,7 +51,9 @@ class OutputPublishers:
             "no_target": True})))
 
     def publish(self, frame, command: str, keep: np.ndarray, result: QueryResult,
-                latency_ms: float) -> None:
+                latency_ms: float, cameras: list) -> None:
+        """``cameras``: the views the run used (a late image may have completed the frame
+        since, and must not be reported as seen)."""
         header = frame.header
         ids_kept = result.instance_mask()
         ids = np.full(len(frame.points), -1, dtype=np.int32)
@@ -73,20 +75,21 @@ class OutputPublishers:
             extra_fields={"instance": ids if shape is None else ids.reshape(shape)}))
         self.markers.publish(make_marker_array(result.targets, header,
                                                lifetime_s=self.p("marker_lifetime")))
-        self._camera_outputs(frame, ids, result)
+        self._camera_outputs(frame, cameras, ids, result)
         if self.detections is not None:
             self.detections.publish(self._detections(header, result))
         self.latency.publish(Float32(data=float(latency_ms)))
         summary = result.summary()
         summary.update(stamp=_stamp_seconds(header), frame_id=header.frame_id,
                        latency_ms=latency_ms, num_points=int(len(frame.points)),
-                       cameras=len(frame.cameras))
+                       cameras=len(cameras))
         self.result.publish(String(data=json.dumps(summary)))
 
-    def _camera_outputs(self, frame, ids: np.ndarray, result: QueryResult) -> None:
-        if not frame.cameras:
+    def _camera_outputs(self, frame, cameras: list, ids: np.ndarray,
+                        result: QueryResult) -> None:
+        if not cameras:
             return
-        cam = frame.cameras[0]
+        cam = cameras[0]
         h, w = cam.image.shape[:2]
         T_cam_cloud = np.linalg.inv(cam.T_world_cam)
         finite = np.isfinite(frame.points).all(axis=1)

@@ -47,6 +47,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("image_qos", "sensor_data", "sensor_data (best effort) | reliable"),
     ParamSpec("use_images", True, "pair clouds with images + camera_info when they arrive"),
     ParamSpec("sync_slop", 0.05, "s, approximate-time pairing window", dynamic=True),
+    ParamSpec("image_wait", 0.5, "s a run waits for its cloud's camera image while a camera "
+              "publishes (images are larger and often arrive after their cloud); 0 = never",
+              dynamic=True),
     ParamSpec("sync_queue_size", 10, "messages kept per input while pairing"),
     ParamSpec("use_tf", True, "camera extrinsics from tf2 where installed"),
     ParamSpec("camera_to_cloud", [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],

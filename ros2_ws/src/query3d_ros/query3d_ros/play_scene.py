@@ -72,8 +72,11 @@ class ScenePlayer(Node):
             cam = cameras[0]
             cam_header = Header(stamp=header.stamp, frame_id=cam.name)
             h, w = cam.image.shape[:2]
-            self.info_pub.publish(camera_info(cam_header, cam.K, w, h))
+            # image, then camera_info, as image_transport's CameraPublisher does. (A
+            # camera_info sent just before a 1 MB burst is often delayed by a full second
+            # on Fast DDS, which holds up the image-info pairing.)
             self.image_pub.publish(numpy_to_image(cam_header, cam.image, "rgb8"))
+            self.info_pub.publish(camera_info(cam_header, cam.K, w, h))
         self.cloud_pub.publish(numpy_to_cloud(header, self.scene.points, self.scene.colors))
         if self.args.log_stamps:  # lets a test check outputs carry a published cloud's stamp
             print(f"published stamp {header.stamp.sec}.{header.stamp.nanosec:09d}", flush=True)

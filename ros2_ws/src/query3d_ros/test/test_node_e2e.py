@@ -30,6 +30,8 @@ def _check_plumbing(report: dict, out: Path) -> None:
         assert not row["error"], row
         assert row["stamp_is_source_cloud"], f"output stamp is not a source cloud's: {row}"
         assert row["mask_stamp_matches"], row
+        # the scene streams its camera: every answer used the image of its cloud
+        assert row["cameras"] == 1, row
         assert (out / row["png"]).stat().st_size > 10_000
         assert 0.0 <= row["iou"] <= 1.0  # scored against the scene's ground truth
         for t in row["targets"]:  # every published target is a real part of the cloud

@@ -1,6 +1,7 @@
 """Cloud-camera pairing in a real node over DDS: the image of a cloud usually arrives just
-after the cloud (separate drivers, separate topics). It must still be paired with that
-cloud, and an image of another moment must not be."""
+after the cloud (separate drivers, separate topics, and an image is larger). It must still
+be paired with that cloud, even when the run has already started, and an image of another
+moment must not be."""
 
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ def test_an_image_after_its_cloud_is_paired_and_another_is_not(tmp_path: Path) -
     K = np.array([[120.0, 0, 80.0], [0, 120.0, 60.0], [0, 0, 1]])
     rgb = np.full((120, 160, 3), 128, np.uint8)
 
-    def cloud_then_image(image_offset_s: float):
+    def cloud_then_image(image_offset_s: float, image_delay_s: float = 0.15):
         def publish() -> None:
             stamp = time.time()
             peer.publish_cloud(scene.points, scene.colors, stamp_s=stamp)
-            peer.spin_until(lambda: False, 0.15)  # the cloud is in before its image
+            peer.spin_until(lambda: False, image_delay_s)  # the cloud is in before its image
             h = peer.header(stamp + image_offset_s)
             peer.info_pub.publish(camera_info(h, K, 160, 120))
             peer.image_pub.publish(Image(header=h, height=120, width=160, encoding="rgb8",
@@ -40,7 +41,14 @@ def test_an_image_after_its_cloud_is_paired_and_another_is_not(tmp_path: Path) -
         return publish
 
     try:
-        late = peer.ask("the white cup", timeout=240, republish=cloud_then_image(0.0))
+        # the graphs are warm, so the command's run starts as soon as the first cloud is in,
+        # 0.3 s before its image (which no earlier image announced): it waits (image_wait)
+        end = time.monotonic() + 240
+        while "camera graph warm" not in procs.log("node") and time.monotonic() < end:
+            time.sleep(0.2)
+        assert "camera graph warm" in procs.log("node"), procs.log("node")[-2000:]
+        late = peer.ask("the white cup", timeout=120,
+                        republish=cloud_then_image(0.0, image_delay_s=0.3))
         assert not late.get("error"), late
         assert late["cameras"] == 1, late
         # an image 1 s away from every cloud is outside sync_slop (0.05 s): not paired
