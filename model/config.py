@@ -67,6 +67,9 @@ class ModelConfig:
     loss_smooth_l1_eps: float = 0.05  # epsilon of Eq. 15 (metres)
     loss_noobj_weight: float = 0.1  # Eq. 16 weight of the "not referred" class
     loss_seed_weight: float = 0.5  # auxiliary seed-relevance term (inside alpha)
+    # weight of the referred/not-referred term inside alpha. Eq. 16 normalised by the slot
+    # count and with noobj 0.1 is ~0.1 in size, so the slot scores learn slowly; > 1 helps
+    loss_referred_weight: float = 1.0
     sce_log_zero: float = -4.0  # log(0) clamp of the reverse CE in Eq. 14
     class_weights: list[float] = field(default_factory=list)  # Eq. 16 w_c; [] = uniform
     match_cost_referred: float = 2.0  # Hungarian matching cost weights

@@ -138,7 +138,8 @@ class MRCosmoLoss:
             "dice": torch.cat(dice_rows).mean() if dice_rows and cfg.dice_loss else zero,
             "dcma": self._dcma(raws, targets, zero),
         }
-        det = terms["smooth_l1"] + terms["class_wce"] + terms["referred_wce"]
+        det = terms["smooth_l1"] + terms["class_wce"] + cfg.loss_referred_weight * terms[
+            "referred_wce"]
         det = det + cfg.loss_seed_weight * terms["seed"]
         seg = terms["bce"] + terms["dice"]
         total = cfg.loss_alpha * det + cfg.loss_beta * seg + terms["dcma"]

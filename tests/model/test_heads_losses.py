@@ -155,10 +155,11 @@ def test_zero_target_query_trains_every_slot_to_not_referred():
 
 
 def test_objective_combines_terms_as_eq_12_13():
-    cfg = ModelConfig(loss_alpha=2.0, loss_beta=3.0, loss_seed_weight=0.5, dice_loss=True)
+    cfg = ModelConfig(loss_alpha=2.0, loss_beta=3.0, loss_seed_weight=0.5, dice_loss=True,
+                      loss_referred_weight=4.0)
     out = MRCosmoLoss(cfg)([_raw()], [_targets()])
     t = out.terms
-    det = t["smooth_l1"] + t["class_wce"] + t["referred_wce"] + 0.5 * t["seed"]
+    det = t["smooth_l1"] + t["class_wce"] + 4.0 * t["referred_wce"] + 0.5 * t["seed"]
     want = 2.0 * det + 3.0 * (t["bce"] + t["dice"]) + t["dcma"]
     assert float(out.total) == pytest.approx(float(want), rel=1e-6)
     assert all(float(v) > 0 for k, v in t.items() if k != "dcma")
