@@ -52,6 +52,11 @@ class NodeHealth:
         self.last_error = message
         self.last_error_time = time.monotonic()
 
+    def sync_failed(self, message: str) -> None:
+        """A camera publishes but a cloud ran without its image: WARN for a while."""
+        self.sync_failures += 1
+        self.error(message)
+
     def status(self, name: str, hardware_id: str, input_timeout: float,
                now: float | None = None) -> DiagnosticStatus:
         """ERROR when the model cannot run; WARN when inputs stop, pairing fails or an

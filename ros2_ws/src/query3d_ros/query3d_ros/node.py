@@ -243,8 +243,12 @@ class Query3DNode(Node):
         while not frame.cameras and time.monotonic() < end:
             time.sleep(0.002)
         cameras = list(frame.cameras)
-        if not cameras:
-            self.health.sync_failures += 1  # a camera publishes, but not this cloud's image
+        if not cameras:  # a camera publishes, but not this cloud's image
+            problem = (f"no camera image within sync_slop={self.p('sync_slop')} s of the cloud "
+                       f"stamped {stamp_to_ns(frame.header.stamp) / 1e9:.3f} arrived within "
+                       f"image_wait={self.p('image_wait')} s; ran on the points only")
+            self.health.sync_failed(problem)
+            self.get_logger().warning(problem, throttle_duration_sec=10.0)
         return cameras
 
     def _done(self, frame: Frame, command: str, output, error, latency_s: float) -> None:

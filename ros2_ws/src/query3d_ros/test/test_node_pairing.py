@@ -58,6 +58,7 @@ def test_an_image_after_its_cloud_is_paired_and_another_is_not(tmp_path: Path) -
         other = peer.ask("the black cup", timeout=120, republish=far)
         assert not other.get("error"), other
         assert other["cameras"] == 0, other
+        assert "no camera image within sync_slop" in procs.log("node")  # and diagnostics WARN
         assert "camera image(s)" in procs.log("node") and procs.alive("node")
     finally:
         peer.close()

@@ -1,0 +1,61 @@
+"""When the node's diagnostics say OK, WARN and ERROR (the rules of NodeHealth.status)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("diagnostic_msgs")
+
+from diagnostic_msgs.msg import DiagnosticStatus  # noqa: E402
+
+from query3d_ros.diagnostics import NodeHealth  # noqa: E402
+
+TIMEOUT = 2.0
+
+
+def _status(health: NodeHealth, now: float) -> DiagnosticStatus:
+    return health.status("query3d_node: segmentation", "query3d", TIMEOUT, now=now)
+
+
+def _values(status: DiagnosticStatus) -> dict[str, str]:
+    return {kv.key: kv.value for kv in status.values}
+
+
+def _ready(now: float) -> NodeHealth:
+    health = NodeHealth(backend="torch", model_ok=True)
+    health.clouds.tick(now)
+    return health
+
+
+def test_model_that_cannot_run_is_an_error_whatever_the_inputs() -> None:
+    health = NodeHealth(model_ok=False, model_error="checkpoint is corrupt")
+    health.clouds.tick(100.0)
+    status = _status(health, 100.1)
+    assert status.level == DiagnosticStatus.ERROR
+    assert "checkpoint is corrupt" in status.message
+
+
+def test_missing_and_stale_clouds_warn_and_fresh_ones_are_ok() -> None:
+    health = NodeHealth(model_ok=True)
+    assert _status(health, 10.0).level == DiagnosticStatus.WARN
+    assert "no point cloud received yet" in _status(health, 10.0).message
+    health.clouds.tick(10.0)
+    assert _status(health, 10.5).level == DiagnosticStatus.OK
+    stale = _status(health, 10.0 + TIMEOUT + 0.5)
+    assert stale.level == DiagnosticStatus.WARN and "no point cloud for 2.5 s" in stale.message
+    assert _values(stale)["time_since_last_cloud_s"] == "2.50"
+
+
+def test_a_sync_failure_warns_for_input_timeout_and_is_counted(monkeypatch) -> None:
+    health = _ready(50.0)
+    monkeypatch.setattr("query3d_ros.diagnostics.time.monotonic", lambda: 50.0)
+    health.sync_failed("no camera image within image_wait of the cloud")
+    health.sync_failed("no camera image within image_wait of the cloud")
+    warn = _status(health, 50.5)
+    assert warn.level == DiagnosticStatus.WARN
+    assert "no camera image" in warn.message
+    assert _values(warn)["sync_failures"] == "2"
+    health.clouds.tick(50.0 + TIMEOUT + 0.5)  # inputs keep flowing, pairing recovered
+    later = _status(health, 50.0 + TIMEOUT + 0.6)
+    assert later.level == DiagnosticStatus.OK
+    assert _values(later)["sync_failures"] == "2"  # the count stays for the record
