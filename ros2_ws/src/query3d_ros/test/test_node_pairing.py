@@ -24,7 +24,10 @@ pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 def test_an_image_after_its_cloud_is_paired_and_another_is_not(tmp_path: Path) -> None:
     scene = load_scene(str(DEMO_SCENE_DIR), None, None)
-    procs, peer = start_node(tmp_path)
+    # reliable inputs, as the demo uses: a best-effort image lost under load is not the
+    # pairing's fault. image_wait leaves a wide margin over the 0.3 s late image below.
+    procs, peer = start_node(tmp_path, points_qos="reliable", image_qos="reliable",
+                             image_wait=1.5)
     K = np.array([[120.0, 0, 80.0], [0, 120.0, 60.0], [0, 0, 1]])
     rgb = np.full((120, 160, 3), 128, np.uint8)
 
@@ -34,9 +37,9 @@ def test_an_image_after_its_cloud_is_paired_and_another_is_not(tmp_path: Path) -
             peer.publish_cloud(scene.points, scene.colors, stamp_s=stamp)
             peer.spin_until(lambda: False, image_delay_s)  # the cloud is in before its image
             h = peer.header(stamp + image_offset_s)
-            peer.info_pub.publish(camera_info(h, K, 160, 120))
             peer.image_pub.publish(Image(header=h, height=120, width=160, encoding="rgb8",
                                          step=160 * 3, data=rgb.tobytes()))
+            peer.info_pub.publish(camera_info(h, K, 160, 120))  # after it, as drivers do
             peer.spin_until(lambda: False, 0.15)
         return publish
 
@@ -47,6 +50,7 @@ def test_an_image_after_its_cloud_is_paired_and_another_is_not(tmp_path: Path) -
         while "camera graph warm" not in procs.log("node") and time.monotonic() < end:
             time.sleep(0.2)
         assert "camera graph warm" in procs.log("node"), procs.log("node")[-2000:]
+        assert peer.spin_until(lambda: peer.image_pub.get_subscription_count() > 0, 30)
         late = peer.ask("the white cup", timeout=120,
                         republish=cloud_then_image(0.0, image_delay_s=0.3))
         assert not late.get("error"), late
