@@ -36,6 +36,10 @@ def _check_plumbing(report: dict, out: Path) -> None:
         assert 0.0 <= row["iou"] <= 1.0  # scored against the scene's ground truth
         for t in row["targets"]:  # every published target is a real part of the cloud
             assert t["num_points"] >= 1 and all(s > 0 for s in t["box_size"])
+    # the demo waits for the node's graphs before its first command
+    node_log = (out / "logs" / "node.log").read_text()
+    assert 0 <= node_log.find("camera graph warm") < node_log.index("command: ")
+    assert report["node_warm_s"] >= 0.0
     saved = json.loads((out / "summary.json").read_text())
     assert saved["commands"] == json.loads(json.dumps(report["commands"]))
 
