@@ -18,6 +18,7 @@ from std_msgs.msg import Header, String
 
 from query3d_ros.conversions import numpy_to_cloud
 from query3d_ros.launcher import INPUT_REMAPS, Processes, node_command, ros_env
+from query3d_ros.play_scene import camera_info
 from query3d_ros.qos import COMMAND, RELIABLE
 
 
@@ -55,6 +56,13 @@ class Peer:
         header = self.header(stamp_s)
         self.cloud_pub.publish(numpy_to_cloud(header, points, colors))
         return header
+
+    def publish_camera(self, header: Header, data: bytes, encoding: str, K: np.ndarray,
+                       width: int = 160, height: int = 120) -> None:
+        """An image and its camera_info, in that order (as CameraPublisher sends them)."""
+        self.image_pub.publish(Image(header=header, height=height, width=width,
+                                     encoding=encoding, step=len(data) // height, data=data))
+        self.info_pub.publish(camera_info(header, K, width, height))
 
     def command(self, text: str) -> None:
         self.command_pub.publish(String(data=text))

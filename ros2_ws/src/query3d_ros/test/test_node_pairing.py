@@ -14,10 +14,9 @@ import pytest
 pytest.importorskip("rclpy")
 
 from node_harness import start_node  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
 
 from query3d.bundled import DEMO_SCENE_DIR  # noqa: E402
-from query3d_ros.play_scene import camera_info, load_scene  # noqa: E402
+from query3d_ros.play_scene import load_scene  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -37,9 +36,7 @@ def test_an_image_after_its_cloud_is_paired_and_another_is_not(tmp_path: Path) -
             peer.publish_cloud(scene.points, scene.colors, stamp_s=stamp)
             peer.spin_until(lambda: False, image_delay_s)  # the cloud is in before its image
             h = peer.header(stamp + image_offset_s)
-            peer.image_pub.publish(Image(header=h, height=120, width=160, encoding="rgb8",
-                                         step=160 * 3, data=rgb.tobytes()))
-            peer.info_pub.publish(camera_info(h, K, 160, 120))  # after it, as drivers do
+            peer.publish_camera(h, rgb.tobytes(), "rgb8", K)
             peer.spin_until(lambda: False, 0.15)
         return publish
 

@@ -12,11 +12,10 @@ import pytest
 pytest.importorskip("rclpy")
 
 from node_harness import start_node  # noqa: E402
-from sensor_msgs.msg import Image  # noqa: E402
 
 from query3d.bundled import DEMO_SCENE_DIR  # noqa: E402
 from query3d_ros.demo import demo_commands  # noqa: E402
-from query3d_ros.play_scene import camera_info, load_scene  # noqa: E402
+from query3d_ros.play_scene import load_scene  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -48,10 +47,8 @@ def test_bad_inputs_are_logged_and_the_node_keeps_answering(tmp_path: Path) -> N
             stamp = time.time()
             h = peer.header(stamp)
             K = np.array([[fx, 0, 80.0], [0, fx, 60.0], [0, 0, 1]])
-            peer.info_pub.publish(camera_info(h, K, 160, 120))
             data = bytes(160 * 120 * 2) if encoding == "yuv422" else bytes(160 * 120 * 3)
-            peer.image_pub.publish(Image(header=h, height=120, width=160, encoding=encoding,
-                                         step=len(data) // 120, data=data))
+            peer.publish_camera(h, data, encoding, K)
 
         cases = [
             ("empty cloud", lambda: peer.publish_cloud(np.zeros((0, 3), np.float32)),
