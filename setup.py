@@ -8,7 +8,7 @@ ignores ``package_dir``).
 
 from setuptools import find_packages, setup
 
-FOLDERS = {"query3d": "core", "query3d.model": "model", "query3d.training": "training"}
+FOLDERS = {"query3d": "query3d", "query3d.model": "model", "query3d.training": "training"}
 
 
 def namespaced(prefix: str, folder: str) -> list[str]:
@@ -62,7 +62,7 @@ setup(
     packages=PACKAGES,
     package_dir=FOLDERS,
     package_data={
-        "query3d": ["presets/*.yaml", "data/*", "data/**/*"],
+        "query3d": ["presets/*.yaml", "assets/*", "assets/**/*"],
         "query3d.training": ["data/readers/*.json"],
     },
     include_package_data=True,

@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from query3d.data.sample import CameraView, ObjectBox, Query, Sample, Scene
 from query3d.training.config import DataConfig
 from query3d.training.data.augment import (
     AugmentConfig,
@@ -20,7 +21,6 @@ from query3d.training.data.augment import (
     rotate_z,
     scale,
 )
-from query3d.training.data.sample import CameraView, ObjectBox, Query, Sample, Scene
 
 K = np.array([[60.0, 0, 39.5], [0, 60.0, 29.5], [0, 0, 1]])
 OBJECTS = [  # id, category, centre, size, yaw

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from query3d.training.data.readers import read_cloud
+from query3d.data.readers import read_cloud
 
 
 def test_uint8_and_float_colours_and_labels(tmp_path):

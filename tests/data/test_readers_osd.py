@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from pypcd4 import PointCloud
 
+from query3d.data.readers.common import pack_rgb
 from query3d.training.data.readers import osd_instances, read_osd
-from query3d.training.data.readers.common import pack_rgb
 
 
 def write_osd(path: Path, labels: np.ndarray, xyz: np.ndarray, rgb: np.ndarray,

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from pypcd4 import Encoding, PointCloud
 
-from query3d.training.data.readers import read_cloud, read_pcd_fields
-from query3d.training.data.readers.common import pack_rgb
+from query3d.data.readers import read_cloud, read_pcd_fields
+from query3d.data.readers.common import pack_rgb
 
 TYPES = {np.dtype("f4"): ("F", 4), np.dtype("u4"): ("U", 4), np.dtype("i4"): ("I", 4),
          np.dtype("u1"): ("U", 1), np.dtype("f8"): ("F", 8)}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from query3d.training.data.readers import read_cloud, read_ply_vertices
+from query3d.data.readers import read_cloud, read_ply_vertices
 
 plyfile = pytest.importorskip("plyfile")
 

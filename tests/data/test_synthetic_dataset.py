@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from query3d.data.readers.scene_folder import read_json, read_png
+from query3d.data.sample import Sample, Scene
 from query3d.model.runtime.density import network_subset
-from query3d.training.data.sample import Sample, Scene
 from query3d.training.data.synthetic.catalogue import CATEGORIES
 from query3d.training.data.synthetic.dataset import SyntheticDataset
 from query3d.training.data.synthetic.generate import generate_split
-from query3d.training.data.synthetic.io import read_json, read_png
 from query3d.training.data.synthetic.queries.program import (
     Program,
     check_query,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from query3d.training.data.sample import ObjectBox
+from query3d.data.sample import ObjectBox
 from query3d.training.data.synthetic.queries.facts import FactObject, SceneFacts
 from query3d.training.data.synthetic.queries.program import (
     AmbiguousQuery,

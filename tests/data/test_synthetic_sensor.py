@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from query3d.data.readers.scene_folder import millimetres_to_depth
 from query3d.training.data.synthetic.sensor import (
     KinectModel,
     depth_to_millimetres,
     kinect_depth,
-    millimetres_to_depth,
     projector_shadow,
 )
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from query3d.training.data.sample import CameraView
+from query3d.data.sample import CameraView
 
 COLOURS = {"grey": (0.5, 0.5, 0.5), "red": (0.85, 0.1, 0.1), "blue": (0.1, 0.2, 0.85),
            "green": (0.1, 0.7, 0.2), "yellow": (0.9, 0.8, 0.1)}

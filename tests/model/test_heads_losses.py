@@ -179,7 +179,7 @@ def test_loss_rejects_mismatched_targets():
 
 
 def test_targets_from_a_sample_follow_the_frame():
-    from query3d.training.data.sample import ObjectBox, Query, Sample, Scene
+    from query3d.data.sample import ObjectBox, Query, Sample, Scene
 
     scene = Scene(
         "s", points=np.zeros((5, 3), np.float32), instance=np.array([4, 4, -1, 7, 7]),

@@ -10,6 +10,7 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
+from query3d.data.sample import CameraView
 from query3d.model.config import ModelConfig
 from query3d.model.preprocess import (
     KERNEL_OFFSETS,
@@ -22,7 +23,6 @@ from query3d.model.preprocess import (
     submanifold_kernel_map,
     window_groups,
 )
-from query3d.training.data.sample import CameraView
 
 
 def tabletop(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from query3d.config import Config, load_config
-from query3d.training.data.sample import CameraView, ObjectBox, Query, Sample, Scene
+from query3d.data.sample import CameraView, ObjectBox, Query, Sample, Scene
 
 CATEGORIES = ("box", "mug", "bowl", "plate")
 COLOURS = {"box": (0.8, 0.2, 0.2), "mug": (0.2, 0.3, 0.9), "bowl": (0.2, 0.8, 0.3),

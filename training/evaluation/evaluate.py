@@ -12,8 +12,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from query3d.data.sample import Sample
 from query3d.model.output import QueryResult
-from query3d.training.data.sample import Sample
 from query3d.training.metrics import Box3D, ReferringMetrics, SampleRecord
 from query3d.training.trainer.distributed import DistContext, gather_objects
 

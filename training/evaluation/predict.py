@@ -10,13 +10,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from query3d.data.sample import Sample
 from query3d.model.config import ModelConfig
 from query3d.model.encoders import TextFeatures
 from query3d.model.output import QueryResult
 from query3d.model.postprocess import decode
 from query3d.model.preprocess import prepare_frame
 from query3d.model.runtime.text_cache import TextFeatureCache
-from query3d.training.data.sample import Sample
 
 
 class ModelPredictor:

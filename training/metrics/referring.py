@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from query3d.training.data.sample import EVAL_TYPES
+from query3d.data.sample import EVAL_TYPES
 from query3d.training.metrics.boxes import match_boxes
 
 THRESHOLDS = (0.25, 0.5)

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from query3d.config import Config
+from query3d.data.sample import Sample
 from query3d.model.losses import QueryTargets
 from query3d.model.preprocess import FrameInputs, prepare_frame
 from query3d.model.runtime.density import network_subset
 from query3d.training.data.augment import AugmentConfig, augment, take_points
-from query3d.training.data.sample import Sample
 
 SYNTHETIC_KINDS = ("tabletop", "room")
 REFER_KINDS = ("scanrefer", "multi3drefer")

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from query3d.data.sample import Sample
 from query3d.training.data.augment.language import (
     is_relational,
     is_view_dependent,
@@ -41,7 +42,6 @@ from query3d.training.data.augment.transforms import (
     scale,
     scene_pivot,
 )
-from query3d.training.data.sample import Sample
 
 VIEW_POLICIES = ("skip", "rotate_camera")
 

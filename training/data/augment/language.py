@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from query3d.training.data.sample import Query, Sample
+from query3d.data.sample import Query, Sample
 
 # ReferIt3D's view-dependent words plus the viewer itself ("closest to the camera")
 VIEW_WORDS = (

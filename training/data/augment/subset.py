@@ -7,8 +7,8 @@ import dataclasses
 
 import numpy as np
 
+from query3d.data.sample import Sample, Scene
 from query3d.training.data.augment.language import is_relational, mentioned_objects
-from query3d.training.data.sample import Sample, Scene
 
 
 def take_points(scene: Scene, keep: np.ndarray) -> Scene:

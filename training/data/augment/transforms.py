@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 
-from query3d.training.data.sample import Sample, Scene
+from query3d.data.sample import Sample, Scene
 
 
 def scene_pivot(scene: Scene) -> np.ndarray:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from query3d.training.data.readers.cloud import read_cloud
-from query3d.training.data.readers.common import CloudFile, bad_file, boxes_from_instances
+from query3d.data.readers.cloud import read_cloud
+from query3d.data.readers.common import CloudFile, bad_file, boxes_from_instances
 
 OSD_CLASSES = ["table", "object"]
 TABLE_LABELS = range(1, 10)

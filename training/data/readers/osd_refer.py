@@ -12,10 +12,10 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from query3d.data.sample import Query, Sample, Scene
 from query3d.model.runtime.density import network_subset
 from query3d.training.data.augment import take_points
 from query3d.training.data.readers.osd import read_osd
-from query3d.training.data.sample import Query, Sample, Scene
 
 QUERIES = Path(__file__).with_name("osd_queries.json")
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from query3d.training.data.readers.common import bad_file
-from query3d.training.data.readers.ply import read_ply_vertices
-from query3d.training.data.sample import CameraView
+from query3d.data.readers.common import bad_file
+from query3d.data.readers.ply import read_ply_vertices
+from query3d.data.sample import CameraView
 
 DEPTH_SCALE = 1000.0  # ScanNet depth PNGs are millimetres
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from query3d.training.data.readers.common import bad_file, boxes_from_instances
-from query3d.training.data.sample import Query, Sample, Scene
+from query3d.data.readers.common import bad_file, boxes_from_instances
+from query3d.data.sample import Query, Sample, Scene
 
 SCANNET20_CLASSES = (
     "wall", "floor", "cabinet", "bed", "chair", "sofa", "table", "door", "window",

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from query3d.training.data.readers.common import bad_file, boxes_from_instances
-from query3d.training.data.sample import Scene
+from query3d.data.readers.common import bad_file, boxes_from_instances
+from query3d.data.sample import Scene
 
 KITTI_CLASSES = ("car", "bicycle", "motorcycle", "truck", "other-vehicle", "person",
                  "bicyclist", "motorcyclist", "road", "parking", "sidewalk", "other-ground",

@@ -1,4 +1,5 @@
-"""On-disk format of a synthetic split, written byte-identically for the same seed.
+"""Writing a synthetic split, byte-identically for the same seed (the reader of this
+format is ``query3d.data.readers.scene_folder``).
 
 ```
 DIR/<split>/meta.json                    generator options, class names, colours
@@ -27,9 +28,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from query3d.training.data.synthetic.sensor import depth_to_millimetres, millimetres_to_depth
+from query3d.training.data.synthetic.sensor import depth_to_millimetres
 
-CLOUD_KEYS = ("points", "colors", "instance", "semantic")
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -59,39 +59,12 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
             zf.writestr(info, buf.getvalue(), compresslevel=1)
 
 
-def read_cloud(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: cloud file missing")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in CLOUD_KEYS if k not in z.files]
-            if missing:
-                raise ValueError(f"{path}: cloud lacks arrays {missing}")
-            arrays = {k: z[k] for k in CLOUD_KEYS}
-    except (zipfile.BadZipFile, EOFError, OSError) as err:
-        raise ValueError(f"{path}: not a readable .npz cloud ({err})") from err
-    n = len(arrays["points"])
-    if arrays["points"].shape != (n, 3) or any(len(arrays[k]) != n for k in CLOUD_KEYS):
-        raise ValueError(f"{path}: cloud arrays disagree in length or shape")
-    return arrays
-
-
 def write_png(path: Path, array: np.ndarray, run_length: bool = True) -> None:
     """Fast zlib settings: level 1 (3x faster than 6, ~10% larger); run-length
     strategy where it is faster and smaller too (RGB, label images; not depth)."""
     img = Image.fromarray(np.ascontiguousarray(array))  # uint16 -> 16-bit greyscale
     strategy = zlib.Z_RLE if run_length else zlib.Z_DEFAULT_STRATEGY
     img.save(path, format="PNG", compress_level=1, compress_type=strategy)
-
-
-def read_png(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: image missing")
-    with Image.open(path) as img:
-        arr = np.array(img)
-    if arr.dtype == np.int32:  # PIL opens 16-bit PNGs as mode "I"
-        arr = arr.astype(np.uint16)
-    return arr
 
 
 def write_scene(scene_dir: Path, record) -> None:
@@ -117,20 +90,3 @@ def write_scene(scene_dir: Path, record) -> None:
             "instance": f"{stem}_instance.png", "depth_scale": 0.001,
         })
     write_json(scene_dir / "cameras.json", cameras)
-
-
-def read_depth(path: Path) -> np.ndarray:
-    mm = read_png(path)
-    if mm.dtype != np.uint16 or mm.ndim != 2:
-        raise ValueError(f"{path}: depth must be a 16-bit single-channel PNG, got "
-                         f"{mm.dtype} {mm.shape}")
-    return millimetres_to_depth(mm)
-
-
-def read_json(path: Path) -> Any:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: missing")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: invalid JSON ({err})") from err

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from query3d.training.data.sample import ObjectBox
+from query3d.data.sample import ObjectBox
 from query3d.training.data.synthetic.catalogue import SEMANTIC_ID
 from query3d.training.data.synthetic.parts import ObjectModel, Part, rot_z
 from query3d.training.data.synthetic.render import RenderItem

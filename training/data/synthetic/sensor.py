@@ -112,7 +112,3 @@ def depth_to_millimetres(depth: np.ndarray) -> np.ndarray:
     if mm.max(initial=0) > 65535:
         raise ValueError("depth beyond 65.535 m cannot be stored as 16-bit millimetres")
     return mm.astype(np.uint16)
-
-
-def millimetres_to_depth(mm: np.ndarray) -> np.ndarray:
-    return np.where(mm > 0, mm.astype(np.float32) / 1000.0, np.nan).astype(np.float32)

@@ -15,8 +15,8 @@ from matplotlib.colors import rgb_to_hsv
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from query3d.data.readers.scene_folder import read_depth, read_json, read_png
 from query3d.training.data.synthetic.cloud import backproject
-from query3d.training.data.synthetic.io import read_depth, read_json, read_png
 
 DISTANCE_BINS = (0.5, 0.8, 1.0, 1.2, 1.6)
 BLOCK = 16  # pixels per side of the patches used for local plane fits

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from query3d.bundled import DEMO_SCENE_DIR, demo_checkpoint
+from query3d.data.readers.scene_folder import SceneSplit
 from query3d.model.output import QueryResult, TargetResult
 from query3d.viz import render_result
 from query3d_ros.extrinsics import matrix_to_pose
@@ -84,11 +85,8 @@ def demo_commands(scene_dir: Path, scene_id: str) -> list[dict]:
     bundled = scene_dir / "demo_commands.json"
     if bundled.is_file():
         return json.loads(bundled.read_text())
-    from query3d.training.data.synthetic.dataset import SyntheticDataset
-
-    split = sorted(d.name for d in scene_dir.iterdir() if (d / "meta.json").is_file())[0]
     picked: dict[str, dict] = {}
-    for r in SyntheticDataset(scene_dir, split).queries(scene_id):
+    for r in SceneSplit(scene_dir).queries(scene_id):
         key = "instruction" if r["kind"] == "instruction" else r["eval_type"]
         picked.setdefault(key, r)
     return [{"text": picked[k]["description"], "object_ids": picked[k]["object_ids"],

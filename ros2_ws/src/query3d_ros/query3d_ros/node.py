@@ -23,7 +23,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import String
 
-from query3d.training.data.sample import CameraView
+from query3d.data.sample import CameraView
 from query3d_ros.conversions import (
     camera_info_to_model,
     cloud_to_numpy,

@@ -19,7 +19,9 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header
 
 from query3d.bundled import DEMO_SCENE_DIR
-from query3d.training.data.sample import Scene
+from query3d.data.readers import read_cloud
+from query3d.data.readers.scene_folder import SceneSplit
+from query3d.data.sample import Scene
 from query3d_ros.conversions import numpy_to_cloud, numpy_to_image
 from query3d_ros.extrinsics import matrix_to_pose
 from query3d_ros.qos import RELIABLE, SENSOR_DATA
@@ -27,21 +29,13 @@ from query3d_ros.spin import spin_until_shutdown
 
 
 def load_scene(source: str, split: str | None, scene: str | None) -> Scene:
+    """A cloud file (.pcd/.ply/.npz) or one scene of a scene-folder dataset."""
     path = Path(source).expanduser()
     if path.is_file():
-        from query3d.training.data.readers import read_cloud
-
         return read_cloud(path).scene
-    from query3d.training.data.synthetic.dataset import SyntheticDataset
-
-    if split is None:
-        splits = [d.name for d in path.iterdir() if (d / "meta.json").is_file()]
-        if not splits:
-            raise ValueError(f"{path} is neither a cloud file nor a generated dataset")
-        split = sorted(splits)[0]
-    data = SyntheticDataset(path, split)
+    data = SceneSplit(path, split)
     scene_id = scene if scene in data.scene_ids else data.scene_ids[int(scene or 0)]
-    return data.scene(scene_id)
+    return data.read_scene(scene_id)
 
 
 def camera_info(header: Header, K: np.ndarray, width: int, height: int) -> CameraInfo:

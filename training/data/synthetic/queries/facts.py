@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from query3d.training.data.sample import ObjectBox
+from query3d.data.sample import ObjectBox
 
 MIN_VISIBLE_POINTS = 40  # a target or anchor must have at least this many cloud points
 

@@ -15,8 +15,8 @@ HELP = "segment a .pcd/.ply/.npz file with a text query; writes JSON + PNG"
 
 def run(args: argparse.Namespace) -> int:
     from query3d.bundled import demo_checkpoint
+    from query3d.data.readers import read_cloud
     from query3d.model.runtime.segmenter import Segmenter
-    from query3d.training.data.readers import read_cloud
     from query3d.viz import render_result
 
     try:

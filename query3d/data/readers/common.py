@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from query3d.training.data.sample import CameraView, ObjectBox, Scene
+from query3d.data.sample import CameraView, ObjectBox, Scene
 
 
 def bad_file(path: str | Path, problem: str) -> ValueError:

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from query3d.training.data.readers.common import (
+from query3d.data.readers.common import (
     CloudFile,
     bad_file,
     camera_from_organized,
     finite_rows,
     unpack_rgb,
 )
-from query3d.training.data.readers.pcd import read_pcd_fields
-from query3d.training.data.readers.ply import read_ply_vertices
-from query3d.training.data.sample import Scene
+from query3d.data.readers.pcd import read_pcd_fields
+from query3d.data.readers.ply import read_ply_vertices
+from query3d.data.sample import Scene
 
 PLY_COLOUR_NAMES = (("red", "green", "blue"), ("r", "g", "b"),
                     ("diffuse_red", "diffuse_green", "diffuse_blue"))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from pypcd4 import PointCloud
 
-from query3d.training.data.readers.common import bad_file
+from query3d.data.readers.common import bad_file
 
 REQUIRED_KEYS = ("FIELDS", "SIZE", "TYPE", "WIDTH", "POINTS", "DATA")
 ENCODINGS = ("ascii", "binary", "binary_compressed")

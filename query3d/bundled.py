@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parent / "data"
+DATA_DIR = Path(__file__).resolve().parent / "assets"
 DEMO_CHECKPOINT = DATA_DIR / "demo_small.pt"
 DEMO_SCENE_DIR = DATA_DIR / "demo_scene"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from query3d.training.data.readers.common import bad_file
+from query3d.data.readers.common import bad_file
 
 PLY_TYPES = {
     "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1",
