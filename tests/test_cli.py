@@ -29,3 +29,22 @@ def test_unknown_verb_fails() -> None:
     result = subprocess.run([sys.executable, "-m", "query3d", "frobnicate"],
                             capture_output=True, text=True)
     assert result.returncode != 0 and "invalid choice" in result.stderr
+
+
+def test_demo_comes_from_the_node_package() -> None:
+    """The core lists ``demo`` but never imports the ROS package: the verb is the node
+    package's entry point (``query3d.cli`` group)."""
+    from importlib.metadata import entry_points
+
+    names = {ep.name: ep.value for ep in entry_points(group="query3d.cli")}
+    assert names.get("demo") == "query3d_ros.demo:add_parser"
+    args = build_parser().parse_args(["demo", "--out", "x"])
+    assert args.run.__module__ == "query3d_ros.demo"
+
+
+def test_a_missing_plugin_verb_says_what_to_install(monkeypatch, capsys) -> None:
+    import query3d.cli as cli
+
+    monkeypatch.setattr(cli, "entry_points", lambda group: [])
+    assert cli.main(["demo", "--out", "x"]) == 2
+    assert "ROS node package" in capsys.readouterr().err

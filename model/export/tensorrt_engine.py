@@ -22,13 +22,13 @@ from typing import Any
 import onnx
 import torch
 
+from query3d.model.export.errors import BackendUnavailable
 from query3d.model.export.tensorrt_io import (
     TorchOutputAllocator,
     torch_dtype,
     trt_logger,
     trt_progress_monitor,
 )
-from query3d.model.runtime.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from query3d.model.runtime.errors import BackendUnavailable
+from query3d.model.export.errors import BackendUnavailable
 
 log = logging.getLogger(__name__)
 

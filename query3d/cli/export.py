@@ -74,7 +74,6 @@ def _max_abs_diff(a: dict, b: dict) -> dict[str, float]:
 
 def _export_one(seg: Any, with_images: bool, args: argparse.Namespace, extra: dict) -> dict:
     from query3d.model.export.frame_graph import export_frame_graph
-    from query3d.model.export.trt_ops import check_tensorrt_compatibility
     from query3d.model.mrcosmo import EXPORT_OUTPUTS
     from query3d.model.runtime.backends import OnnxRuntimeBackend
     from query3d.model.runtime.profile import tensorrt_profile
@@ -95,14 +94,12 @@ def _export_one(seg: Any, with_images: bool, args: argparse.Namespace, extra: di
     info["onnxruntime_max_abs_diff"] = _max_abs_diff(
         OnnxRuntimeBackend(path).run(verify), reference
     )
-    profile = tensorrt_profile(seg.cfg, with_images)
-    info["tensorrt_profile"] = profile
-    info["tensorrt_problems"] = [str(p) for p in check_tensorrt_compatibility(path, profile)]
+    info["tensorrt_profile"] = tensorrt_profile(seg.cfg, with_images)
     return info
 
 
 def _run(args: argparse.Namespace) -> int:
-    from query3d.model.runtime.errors import BackendUnavailable
+    from query3d.model.export.errors import BackendUnavailable
     from query3d.model.runtime.segmenter import Segmenter
 
     quiet_export_logging()
@@ -119,20 +116,13 @@ def _run(args: argparse.Namespace) -> int:
             worst = max(info["onnxruntime_max_abs_diff"].values())
             print(
                 f"{info['path']}: {info['size_mb']:.1f} MB in {info['export_s']:.1f} s; "
-                f"onnxruntime vs torch max |diff| {worst:.2e}; "
-                f"TensorRT parser problems: {len(info['tensorrt_problems'])}"
+                f"onnxruntime vs torch max |diff| {worst:.2e}"
             )
-            for problem in info["tensorrt_problems"]:
-                print(f"  TensorRT: {problem}")
     summary["untrained"] = untrained
     failed = any(
         max(g["onnxruntime_max_abs_diff"].values()) > 1e-3 for g in summary["graphs"].values()
     )
     if args.tensorrt:
-        if any(g["tensorrt_problems"] for g in summary["graphs"].values()):
-            print("not building TensorRT engines: the graph uses what the parser rejects")
-            write_json(args.json, summary)
-            return 1
         try:
             summary["engines"] = _build_engines(seg, summary, args)
         except BackendUnavailable as exc:

@@ -10,8 +10,8 @@ import pytest
 import torch
 from conftest import OUTPUT_NAMES, make_inputs
 
+from query3d.model.export.errors import BackendUnavailable
 from query3d.model.runtime.backends import OnnxRuntimeBackend, TorchBackend, select_backend
-from query3d.model.runtime.errors import BackendUnavailable
 from query3d.model.runtime.text_cache import TextFeatureCache
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()

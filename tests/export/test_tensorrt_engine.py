@@ -11,6 +11,7 @@ import pytest
 import torch
 from conftest import OUTPUT_NAMES, TOY_PROFILE, make_inputs
 
+from query3d.model.export.errors import BackendUnavailable
 from query3d.model.export.tensorrt_engine import (
     engine_cache_key,
     engine_cache_path,
@@ -18,7 +19,6 @@ from query3d.model.export.tensorrt_engine import (
     onnx_file_hash,
     profile_shapes,
 )
-from query3d.model.runtime.errors import BackendUnavailable
 
 GPU, TRT = "NVIDIA H100 80GB HBM3", "10.13.0.35"
 PROFILE = {"N": (1000, 20000, 200000), "V": (10, 5000, 200000)}

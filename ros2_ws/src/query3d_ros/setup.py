@@ -26,6 +26,8 @@ setup(
             "query3d_node = query3d_ros.node:main",
             "query3d_play_scene = query3d_ros.play_scene:main",
             "query3d_send = query3d_ros.send:main",
+            "query3d_demo = query3d_ros.demo:main",
         ],
+        "query3d.cli": ["demo = query3d_ros.demo:add_parser"],
     },
 )

@@ -177,14 +177,23 @@ def print_table(report: dict) -> None:
           "prepare its graphs); pictures and summary.json in the output folder")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="query3d demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="demo_out", help="output folder")
+HELP = "run the ROS node demo end to end (PNG per command + summary.json)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
     parser.add_argument("--checkpoint", default=None, help="default: the bundled demo")
     parser.add_argument("--scene", default=str(DEMO_SCENE_DIR), help="dataset folder")
-    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--backend", default="auto",
+                        help="auto | torch | onnxruntime | tensorrt")
     parser.add_argument("--timeout", type=float, default=300.0, help="s per command")
-    args = parser.parse_args(argv)
+    parser.add_argument("--json", metavar="PATH", default=None,
+                        help="also copy summary.json here")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
     try:
         report = run_demo(Path(args.out), args.checkpoint, Path(args.scene), args.backend,
                           args.timeout)
@@ -192,7 +201,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
     print_table(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
     return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """``query3d demo`` (entry-point group ``query3d.cli``)."""
+    add_arguments(sub.add_parser("demo", help=HELP, description=HELP))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = add_arguments(argparse.ArgumentParser(prog="query3d_demo", description=HELP))
+    args = parser.parse_args(argv)
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Errors shared by the runtime backends."""
+"""A backend that cannot run on this machine (a missing library or GPU): raised where
+that is found out (the TensorRT engine builder) and by the runtime backends above it."""
 
 from __future__ import annotations
 
