@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from query3d.config import Config, ConfigError, config_from_dict, to_dict
+from query3d.model.deployment import Deployment
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "config", "model")
@@ -88,14 +89,16 @@ def save_checkpoint(
     """Write model weights (memory banks are buffers, so included), config, optimiser and
     scheduler states, RNG states and ``extra`` (epoch, step, scaler, ...) atomically."""
     path = Path(path)
+    extra = dict(extra or {})
     payload = {
         "format_version": FORMAT_VERSION,
         "config": to_dict(cfg),
+        "deployment": Deployment.from_config(cfg, extra.get("class_names")).to_dict(),
         "model": unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "rng": capture_rng_state(),
-        "extra": dict(extra or {}),
+        "extra": extra,
     }
     return _atomic_save(payload, path)
 
@@ -235,17 +238,21 @@ def save_release_checkpoint(src: str | Path, dst: str | Path, half: bool = True,
     ``decision_overrides`` recalibrates post-processing thresholds (``score_threshold``,
     ``mask_threshold``) chosen on validation data; nothing that shapes the network."""
     cfg, state = load_checkpoint(src)
-    allowed = {"score_threshold", "mask_threshold"}
     if decision_overrides:
+        allowed = {f.name for f in dataclasses.fields(cfg.decision)}
         bad = sorted(set(decision_overrides) - allowed)
         if bad:
-            raise ValueError(f"only {sorted(allowed)} can be recalibrated, not {bad}")
-        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model,
-                                                                 **decision_overrides))
+            raise ValueError(f"only the decision section {sorted(allowed)} can be "
+                             f"recalibrated, not {bad}")
+        cfg = dataclasses.replace(cfg, decision=dataclasses.replace(cfg.decision,
+                                                                    **decision_overrides))
     weights = {k: (v.half() if half and v.is_floating_point() else v)
                for k, v in state["model"].items()}
     extra = {k: v for k, v in (state.get("extra") or {}).items() if k == "class_names"}
-    payload = {"format_version": FORMAT_VERSION, "config": to_dict(cfg), "model": weights,
+    deployment = Deployment.from_checkpoint(cfg, state)
+    deployment.decision = cfg.decision
+    payload = {"format_version": FORMAT_VERSION, "config": to_dict(cfg),
+               "deployment": deployment.to_dict(), "model": weights,
                "optimizer": None, "scheduler": None, "rng": None,
                "extra": {**extra, "released_from": Path(src).name, "fp16": half}}
     return _atomic_save(payload, Path(dst))

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from query3d.config import ModelConfig
 from query3d.model.alignment import DCMA, ImageEvidence
-from query3d.model.config import ModelConfig
 from query3d.model.decoder import MultiScaleEncoder, QueryDecoder, ScaleIndex
 from query3d.model.encoders import (
     ImageEncoder,
@@ -164,7 +164,7 @@ class MRCosmo(nn.Module):
     def update_memory_from_prediction(self, raw: dict[str, torch.Tensor]) -> None:
         """Inference-time write (``memory_update_at_inference``): no labels, so a fired
         slot's L_BCE is measured against its own thresholded mask (a confidence)."""
-        fired = torch.sigmoid(raw["ref_logit"]) > self.cfg.score_threshold
+        fired = torch.sigmoid(raw["ref_logit"]) > self.cfg.memory_update_score
         if not self.cfg.use_memory or not bool(fired.any()):
             return
         logits = raw["mask_logits"][fired]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from query3d.model.config import ModelConfig
+from query3d.config import DecisionConfig
 from query3d.model.output import QueryResult, TargetResult
 
 REQUIRED = ("box_center", "box_size", "box_yaw", "ref_logit", "class_logits", "mask_logits")
@@ -41,7 +41,7 @@ def _frame_origin_and_size(frame: Any) -> tuple[np.ndarray, int]:
 def decode(
     raw: Mapping[str, Any],
     frame: Any,
-    cfg: ModelConfig,
+    cfg: DecisionConfig,
     text: str,
     class_names: Sequence[str] = (),
 ) -> QueryResult:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from query3d.model.config import ModelConfig
+from query3d.config import ModelConfig
 from query3d.model.encoders import TextFeatures
 from query3d.model.preprocess import FrameInputs
 

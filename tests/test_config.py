@@ -60,3 +60,34 @@ def test_unknown_base_and_missing_file_fail_clearly(tmp_path: Path) -> None:
 def test_round_trip_through_plain_data() -> None:
     cfg = load_config("paper")
     assert config_from_dict(to_dict(cfg)) == cfg
+
+
+def test_sections_per_concern_and_the_legacy_flat_layout_upgrades() -> None:
+    """Checkpoints and graphs saved with one flat ``model`` section still load: losses go
+    to ``loss``, thresholds to ``decision``, augment flags to ``data.augment``."""
+    flat = to_dict(load_config("small"))
+    flat["model"].update(loss_gamma=0.25, dice_loss=True, score_threshold=0.4,
+                         match_cost_box=3.0)
+    augment = flat["data"].pop("augment")
+    flat["data"].update(augment=False, rotate_z=False, crop_size=0.5)
+    flat["runtime"]["max_points"] = 200000
+    cfg = config_from_dict(flat)
+    assert cfg.loss.gamma == 0.25 and cfg.loss.dice and cfg.loss.match_cost_box == 3.0
+    assert cfg.decision.score_threshold == 0.4
+    assert not cfg.data.augment.enabled and not cfg.data.augment.rotate_z
+    assert cfg.data.augment.crop_size == 0.5
+    assert augment["max_angle"] == cfg.data.augment.max_angle  # untouched keys keep defaults
+    assert not hasattr(cfg.model, "score_threshold") and not hasattr(cfg.model, "loss_gamma")
+    assert config_from_dict(to_dict(cfg)) == cfg  # today's layout passes through unchanged
+
+
+def test_a_yaml_in_the_flat_layout_is_told_where_each_key_went(tmp_path: Path) -> None:
+    old = tmp_path / "old.yaml"
+    old.write_text("base: small\nmodel:\n  loss_gamma: 0.25\n  score_threshold: 0.3\n"
+                   "data:\n  augment: false\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(old)
+    text = str(err.value)
+    assert "model.loss_gamma is now loss.gamma" in text
+    assert "model.score_threshold is now decision.score_threshold" in text
+    assert "data.augment.enabled" in text

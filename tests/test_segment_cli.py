@@ -20,7 +20,8 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real (randomly initialised) weights of a reduced network: the verb's plumbing is
     under test here, not accuracy."""
     cfg = load_config("small", {"model": {"dim": 16, "align_dim": 16, "num_queries": 4,
-                                          "num_seeds": 8, "use_images": False}})
+                                          "num_seeds": 8, "use_images": False},
+                                "data": {"max_points": 2000}})  # its training density
     path = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
     save_checkpoint(path, build_model(cfg.model), cfg)
     return path
@@ -32,12 +33,12 @@ def test_segment_npz_writes_json_png_and_mask(tmp_path: Path, checkpoint: Path) 
     np.savez(cloud, points=points, colors=colors)
     out = tmp_path / "out"
     code = main(["segment", str(cloud), "the red box", "--checkpoint", str(checkpoint),
-                 "--backend", "torch", "--out", str(out), "--max-points", "2000",
-                 "--json", str(tmp_path / "s.json")])
+                 "--backend", "torch", "--out", str(out), "--json", str(tmp_path / "s.json")])
     assert code == 0
     summary = json.loads((out / "result.json").read_text())
     assert summary == json.loads((tmp_path / "s.json").read_text())
-    assert summary["command"] == "the red box" and summary["segmented_points"] == 2000
+    # the network ran at the checkpoint's density; every point of the file is answered for
+    assert summary["command"] == "the red box" and summary["network_points"] == 2000
     instance = np.load(out / "instance.npy")
     assert instance.shape == (3000,)
     claimed = int((instance >= 0).sum())

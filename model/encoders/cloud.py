@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from query3d.model.config import ModelConfig
+from query3d.config import ModelConfig
 from query3d.model.preprocess.inputs import FrameInputs
 
 from .point import PointMLP

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import ResNetConfig, ResNetModel
 
-from query3d.model.config import ModelConfig
+from query3d.config import ModelConfig
 
 
 def build_resnet(cfg: ModelConfig) -> ResNetModel:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from query3d.model.config import ModelConfig
+from query3d.config import ModelConfig
 
 
 class PointMLP(nn.Module):

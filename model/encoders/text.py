@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from query3d.model.config import ModelConfig
+from query3d.config import ModelConfig
 
 # Nothing may download at run time: force the Hugging Face libraries offline.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from query3d.model.config import ModelConfig
+from query3d.config import ModelConfig
 
 from .gather import gather_rows, masked_mean, valid_mask
 

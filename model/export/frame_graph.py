@@ -17,7 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from query3d.config import Config, to_dict
+from query3d.config import ModelConfig
+from query3d.model.deployment import Deployment
 from query3d.model.encoders import TextFeatures
 from query3d.model.encoders.text import resolve_text_folder
 from query3d.model.export.onnx_export import DEFAULT_OPSET, export_onnx
@@ -104,28 +105,28 @@ class FrameGraph(nn.Module):
         return tuple(out[name] for name in self.output_names)
 
 
-def text_encoder_identity(cfg: Config) -> dict[str, Any]:
+def text_encoder_identity(cfg: ModelConfig) -> dict[str, Any]:
     """Which text encoder the graph's text inputs must come from (checked when loading):
     its folder name and a hash of its weights, so features from another encoder of the
     same width are refused instead of silently mis-read."""
-    folder = resolve_text_folder(cfg.model.text_encoder)
+    folder = resolve_text_folder(cfg.text_encoder)
     weights = sorted(folder.glob("*.safetensors")) or sorted(folder.glob("*.bin"))
     digest = hashlib.sha256()
     for path in weights:
         digest.update(path.read_bytes())
     return {
-        "config_value": cfg.model.text_encoder,
+        "config_value": cfg.text_encoder,
         "folder_name": folder.name,
         "weights_sha256": digest.hexdigest() if weights else "",
-        "text_dim": cfg.model.text_dim,
-        "max_text_tokens": cfg.model.max_text_tokens,
-        "frozen": cfg.model.freeze_text,
+        "text_dim": cfg.text_dim,
+        "max_text_tokens": cfg.max_text_tokens,
+        "frozen": cfg.freeze_text,
     }
 
 
 def export_frame_graph(
     net: nn.Module,
-    cfg: Config,
+    deployment: Deployment,
     example: Mapping[str, torch.Tensor],
     path: str | Path,
     output_names: Sequence[str],
@@ -133,12 +134,13 @@ def export_frame_graph(
     extra_metadata: Mapping[str, Any] | None = None,
 ) -> Path:
     """Export ``net`` (eval mode) on ``example`` (``graph_inputs`` of one frame) to ONNX
-    with the config, text-encoder identity and class names in its metadata."""
+    with its deployment record (network sections, training density, class names) and
+    text-encoder identity in the metadata."""
     names = list(example)
     graph = FrameGraph(net.eval(), names, output_names)
     metadata = {
-        "config": to_dict(cfg),
-        "text_encoder": text_encoder_identity(cfg),
+        "deployment": deployment.to_dict(),
+        "text_encoder": text_encoder_identity(deployment.model),
         "with_images": "images" in example,
         **(extra_metadata or {}),
     }

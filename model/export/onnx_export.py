@@ -32,7 +32,7 @@ from query3d.model.export.lowering import lower_for_onnx
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a deployment record instead of the whole config
 METADATA_PREFIX = "query3d."
 DEFAULT_OPSET = 18
 STANDARD_DOMAINS = ("", "ai.onnx")

@@ -2,7 +2,7 @@
 
 L_all = alpha (L_smoothL1 + L_WCE) + beta L_BCE + L_DCMA, with gamma and delta inside
 L_DCMA (Eq. 14). L_WCE covers both the slot's "referred / not referred" decision (two
-classes; unmatched slots are the "not referred" class, weighted by ``loss_noobj_weight``)
+classes; unmatched slots are the "not referred" class, weighted by ``noobj_weight``)
 and the matched slots' category. An auxiliary seed-relevance term (alpha-weighted) trains
 the language-guided selection, whose top-k passes no gradient.
 """
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from query3d.config import LossConfig
 from query3d.model.alignment.constraints import symmetric_cross_entropy
-from query3d.model.config import ModelConfig
 from query3d.model.losses.matching import MatchCosts, hungarian_match
 from query3d.model.losses.targets import QueryTargets
 from query3d.model.losses.terms import (
@@ -51,7 +51,7 @@ def box_vector(center: torch.Tensor, size: torch.Tensor, yaw_or_vec: torch.Tenso
 
 
 class MRCosmoLoss:
-    def __init__(self, cfg: ModelConfig) -> None:
+    def __init__(self, cfg: LossConfig, num_classes: int) -> None:
         self.cfg = cfg
         self.costs = MatchCosts(
             cfg.match_cost_referred,
@@ -63,10 +63,10 @@ class MRCosmoLoss:
         self.class_weights = (
             torch.tensor(cfg.class_weights, dtype=torch.float32) if cfg.class_weights else None
         )
-        if self.class_weights is not None and len(self.class_weights) != cfg.num_classes:
+        if self.class_weights is not None and len(self.class_weights) != num_classes:
             raise ValueError(
                 f"class_weights has {len(self.class_weights)} entries, "
-                f"num_classes is {cfg.num_classes}"
+                f"model.num_classes is {num_classes}"
             )
 
     def __call__(
@@ -92,7 +92,7 @@ class MRCosmoLoss:
             referred = torch.zeros_like(raw["ref_logit"], dtype=torch.long)
             referred[slots] = 1
             two_class = torch.stack([torch.zeros_like(raw["ref_logit"]), raw["ref_logit"]], -1)
-            ref_weights = two_class.new_tensor([cfg.loss_noobj_weight, 1.0])
+            ref_weights = two_class.new_tensor([cfg.noobj_weight, 1.0])
             ref_terms.append(weighted_cross_entropy(two_class, referred, ref_weights))
             union = tgt.masks.any(0).to(raw["seed_logits"])[raw["seed_points"]]
             seed_terms.append(binary_cross_entropy(raw["seed_logits"], union))
@@ -124,7 +124,7 @@ class MRCosmoLoss:
         terms = {
             "referred_wce": torch.stack(ref_terms).mean(),
             "seed": torch.stack(seed_terms).mean(),
-            "smooth_l1": smooth_l1(torch.cat(box_pred), torch.cat(box_true), cfg.loss_smooth_l1_eps)
+            "smooth_l1": smooth_l1(torch.cat(box_pred), torch.cat(box_true), cfg.smooth_l1_eps)
             if box_pred
             else zero,
             "class_wce": weighted_cross_entropy(
@@ -135,14 +135,14 @@ class MRCosmoLoss:
             if cls_logits
             else zero,
             "bce": torch.cat(bce_rows).mean() if bce_rows else zero,
-            "dice": torch.cat(dice_rows).mean() if dice_rows and cfg.dice_loss else zero,
+            "dice": torch.cat(dice_rows).mean() if dice_rows and cfg.dice else zero,
             "dcma": self._dcma(raws, targets, zero),
         }
-        det = terms["smooth_l1"] + terms["class_wce"] + cfg.loss_referred_weight * terms[
+        det = terms["smooth_l1"] + terms["class_wce"] + cfg.referred_weight * terms[
             "referred_wce"]
-        det = det + cfg.loss_seed_weight * terms["seed"]
+        det = det + cfg.seed_weight * terms["seed"]
         seg = terms["bce"] + terms["dice"]
-        total = cfg.loss_alpha * det + cfg.loss_beta * seg + terms["dcma"]
+        total = cfg.alpha * det + cfg.beta * seg + terms["dcma"]
         items = None
         if mem_text:
             items = MemoryItems(
@@ -165,7 +165,7 @@ class MRCosmoLoss:
             torch.cat([raws[i]["image_emb"] for i in keep]),
             torch.cat([raws[i]["text_emb"] for i in keep]),
             raws[keep[0]]["dcma_logit_scale"],
-            self.cfg.loss_gamma,
-            self.cfg.loss_delta,
+            self.cfg.gamma,
+            self.cfg.delta,
             self.cfg.sce_log_zero,
         )

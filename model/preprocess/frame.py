@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from query3d.model.config import ModelConfig
+from query3d.config import ModelConfig
 
 from .cameras import camera_correspondences
 from .inputs import FrameInputs

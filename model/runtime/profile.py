@@ -9,15 +9,15 @@ realistic sizes), their bounds come from the structure: a voxel holds at least o
 
 from __future__ import annotations
 
-from query3d.config import Config
+from query3d.config import ModelConfig, RuntimeConfig
 from query3d.model.preprocess import prepare_frame
 from query3d.model.runtime.scenes import tabletop_cloud
 
 MAX_CAMERAS = 4
 
 
-def tensorrt_profile(cfg: Config, with_images: bool) -> dict[str, tuple[int, int, int]]:
-    runtime, model = cfg.runtime, cfg.model
+def tensorrt_profile(model: ModelConfig, runtime: RuntimeConfig,
+                     with_images: bool) -> dict[str, tuple[int, int, int]]:
     lo, opt, hi = runtime.trt_min_points, runtime.trt_opt_points, runtime.trt_max_points
     if not 0 < lo <= opt <= hi:
         raise ValueError(f"trt points need 0 < min <= opt <= max, got {lo, opt, hi}")

@@ -1,17 +1,19 @@
 """``Segmenter``: one call from a raw cloud and a sentence to a ``QueryResult``.
 
-Pipeline: drop non-finite points (keeping the map back to the input rows) ->
+Pipeline: the point policy (drop non-finite points, keeping the map back to the input
+rows; the network sees at most ``network_points`` of them, every point is labelled) ->
 ``prepare_frame`` (index structures, outside the graph) -> text features (cached per
 command string) -> the frame graph on the chosen backend -> ``decode``. Each stage is
 timed into ``QueryResult.timings_ms`` so latency can be attributed, not guessed.
+
+A checkpoint answers at once with torch. With ``backend`` onnxruntime or tensorrt its
+graphs are exported in the background (``GraphExporter``) and served when ready; an
+exported graph (``query3d export``) is served directly.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
-import json
 import logging
 import threading
 import time
@@ -21,22 +23,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from query3d.config import Config, config_from_dict
+from query3d.config import DecisionConfig, ModelConfig, RuntimeConfig
 from query3d.model.checkpoint import CheckpointError, load_checkpoint
+from query3d.model.deployment import Deployment
 from query3d.model.encoders import TextEncoder, TextFeatures
 from query3d.model.export.frame_graph import (
     FrameGraph,
-    export_frame_graph,
     frame_graph_input_names,
     graph_inputs,
     text_encoder_identity,
 )
-from query3d.model.export.onnx_export import FORMAT_VERSION, read_onnx_metadata
+from query3d.model.export.onnx_export import read_onnx_metadata
 from query3d.model.mrcosmo import EXPORT_OUTPUTS, build_model
 from query3d.model.output import QueryResult
 from query3d.model.postprocess import decode
 from query3d.model.preprocess import finite_points, prepare_frame
 from query3d.model.runtime.backends import (
+    BACKENDS,
     Backend,
     OnnxRuntimeBackend,
     TensorRTBackend,
@@ -44,82 +47,63 @@ from query3d.model.runtime.backends import (
     select_backend,
 )
 from query3d.model.runtime.density import network_subset, propagate_targets
+from query3d.model.runtime.graphs import GRAPH_FILES, GraphExporter, weights_key
 from query3d.model.runtime.profile import tensorrt_profile
-from query3d.model.runtime.scenes import tabletop_cloud
+from query3d.model.runtime.scenes import overhead_camera, tabletop_cloud
 from query3d.model.runtime.text_cache import TextFeatureCache
 
 log = logging.getLogger(__name__)
-GRAPH_FILES = {False: "frame.onnx", True: "frame_images.onnx"}
-
-
-def weights_key(config: dict, state: dict[str, torch.Tensor]) -> str:
-    """Hash of a network's config and weights: names the graphs exported from it.
-
-    Not the checkpoint file's hash: the file also carries optimiser and RNG state, so the
-    same weights saved twice would otherwise be exported twice.
-    """
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
-    for name in sorted(state):
-        digest.update(name.encode())
-        digest.update(state[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
-    return digest.hexdigest()[:16]
-
-
-@functools.lru_cache(maxsize=1)
-def graph_code_key() -> str:
-    """Hash of the network's source and the torch version: a graph cached by an older
-    build of the code (say, before an exact refactor of a layer) is re-exported, never
-    silently served."""
-    root = Path(__file__).resolve().parents[1]  # query3d.model
-    digest = hashlib.sha256(torch.__version__.encode())
-    for path in sorted(root.rglob("*.py")):
-        if "runtime" not in path.relative_to(root).parts:
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:8]
 
 
 class Segmenter:
-    """A served network: checkpoint (any backend) or exported ONNX (onnxruntime/tensorrt).
+    """A served network: a checkpoint (any backend) or exported ONNX (onnxruntime /
+    tensorrt).
 
-    ``checkpoint_or_engine``: a checkpoint file, an ``.onnx`` graph written by
-    ``query3d export``, or the folder ``query3d export`` wrote. ``config``: its
-    ``runtime`` section overrides the saved one (the network sections must match).
+    ``source``: a checkpoint file, an ``.onnx`` graph written by ``query3d export``, or the
+    folder ``query3d export`` wrote. ``runtime``: how to serve it (``runtime.backend``
+    unless ``backend`` is given). ``auto`` is torch for a checkpoint (no export to wait
+    for) and TensorRT where it runs, else onnxruntime, for an exported graph.
     """
 
-    def __init__(
-        self, checkpoint_or_engine: str | Path, backend: str = "auto", config: Config | None = None
-    ) -> None:
-        source = Path(checkpoint_or_engine).expanduser()
+    def __init__(self, source: str | Path, backend: str | None = None,
+                 runtime: RuntimeConfig | None = None) -> None:
+        self.source = Path(source).expanduser()
+        self.runtime = runtime if runtime is not None else RuntimeConfig()
         self.net: torch.nn.Module | None = None
         self.graphs: dict[bool, Path] = {}
-        self.class_names: list[str] = []
-        if source.is_dir() or source.suffix == ".onnx":
-            self._load_onnx(source)
+        if self.source.is_dir() or self.source.suffix == ".onnx":
+            self._load_onnx(self.source)
         else:
-            self._load_checkpoint(source, config)
-        if config is not None:
-            self.cfg = dataclasses.replace(self.cfg, runtime=config.runtime)
-        self.backend_name = select_backend(backend)
+            self._load_checkpoint(self.source)
+        requested = backend or self.runtime.backend
+        if requested not in (*BACKENDS, "auto"):
+            raise ValueError(f"backend {requested!r}; choose auto or one of {', '.join(BACKENDS)}")
+        if requested == "auto" and self.net is not None:
+            requested = "torch"
+        self.backend_name = select_backend(requested)
         if self.backend_name == "torch" and self.net is None:
             raise ValueError("the torch backend needs a checkpoint, not an exported graph")
-        self.source = source
         self.text_encoder = self._text_encoder()
-        self.text_cache = TextFeatureCache(self._encode_text, self.cfg.runtime.text_cache_size)
+        self.text_cache = TextFeatureCache(self._encode_text, self.runtime.text_cache_size)
         self._backends: dict[bool, Backend] = {}
-        # a node warms the graph on one thread while its first command may arrive on another
-        self._backend_lock = threading.Lock()
+        self._lock = threading.Lock()  # the exporter thread installs graphs as they finish
+        self.exporter: GraphExporter | None = None
+        if self.net is not None and self.backend_name != "torch":
+            self.exporter = GraphExporter(self.net, self.deployment, self._weights_key,
+                                          self.runtime.onnx_cache_dir, self.example,
+                                          self._graph_ready)
 
     # ------------------------------------------------------------------ loading
-    def _load_checkpoint(self, path: Path, config: Config | None) -> None:
-        cfg, payload = load_checkpoint(path, config)
+    def _load_checkpoint(self, path: Path) -> None:
+        cfg, payload = load_checkpoint(path)
         net = build_model(cfg.model, text_encoder=None if cfg.model.freeze_text else True)
         try:
             net.load_state_dict(payload["model"])
         except RuntimeError as exc:
             raise CheckpointError(f"checkpoint {path} does not fit its network: {exc}") from exc
-        self.net, self.cfg = net.eval(), cfg
-        self.class_names = list((payload.get("extra") or {}).get("class_names", []))
-        self._checkpoint_hash = weights_key(payload["config"], payload["model"])
+        self.net = net.eval()
+        self.deployment = Deployment.from_checkpoint(cfg, payload)
+        self._weights_key = weights_key(payload["config"], payload["model"])
 
     def _load_onnx(self, source: Path) -> None:
         files = [source] if source.is_file() else [source / f for f in GRAPH_FILES.values()]
@@ -127,114 +111,121 @@ class Segmenter:
             if not path.is_file():
                 continue
             meta = read_onnx_metadata(path)
-            self.cfg = config_from_dict(meta["config"])
-            self.class_names = list(meta.get("class_names", []))
+            self.deployment = Deployment.from_dict(meta["deployment"])
             self.graphs[bool(meta.get("with_images"))] = path
             self._onnx_text_identity = meta["text_encoder"]
         if not self.graphs:
             raise ValueError(f"{source} holds no exported query3d graph ({GRAPH_FILES})")
 
+    @property
+    def model_cfg(self) -> ModelConfig:
+        return self.deployment.model
+
+    @property
+    def decision(self) -> DecisionConfig:
+        return self.deployment.decision
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.deployment.class_names
+
     def _text_encoder(self) -> TextEncoder:
-        if self.net is None and not self.cfg.model.freeze_text:
+        if self.net is None and not self.model_cfg.freeze_text:
             raise ValueError(
                 "this graph was trained with a fine-tuned text encoder whose "
                 "weights live in the checkpoint: serve the checkpoint instead"
             )
         if self.net is not None and self.net.text_module() is not None:
             return self.net.text_module()
-        if self.net is None and self._onnx_text_identity != text_encoder_identity(self.cfg):
+        if self.net is None and self._onnx_text_identity != text_encoder_identity(self.model_cfg):
             raise ValueError(
                 f"the graph was exported with text encoder {self._onnx_text_identity}, but "
-                f"this machine resolves {text_encoder_identity(self.cfg)}"
+                f"this machine resolves {text_encoder_identity(self.model_cfg)}"
             )
-        return TextEncoder(self.cfg.model).eval()
+        return TextEncoder(self.model_cfg).eval()
 
     def _encode_text(self, text: str) -> TextFeatures:
         with torch.inference_mode():
             return self.text_encoder(text)
 
     # ------------------------------------------------------------------ backends
-    def _graph(self, with_images: bool) -> Path:
-        if with_images not in self.graphs:
-            if self.net is None:
-                raise ValueError(
-                    f"no exported graph {'with' if with_images else 'without'} "
-                    "images in {self.source}; re-export"
-                )
-            folder = Path(self.cfg.runtime.onnx_cache_dir).expanduser()
-            name = (f"{self._checkpoint_hash}-{graph_code_key()}-v{FORMAT_VERSION}-"
-                    f"{GRAPH_FILES[with_images]}")
-            path = folder / name
-            if not path.is_file():
-                log.info("exporting the frame graph to %s (once per checkpoint)", path)
-                export_frame_graph(
-                    self.net,
-                    self.cfg,
-                    self.example(with_images),
-                    path,
-                    EXPORT_OUTPUTS,
-                    extra_metadata={"class_names": self.class_names},
-                )
-            self.graphs[with_images] = path
-        return self.graphs[with_images]
-
     def example(self, with_images: bool, num_points: int = 2048) -> dict[str, torch.Tensor]:
         """Graph inputs of a procedural tabletop frame (export examples, warm-up, bench)."""
-        from query3d.model.runtime.scenes import overhead_camera
-
         points, colors = tabletop_cloud(num_points, seed=0)
-        cameras = [overhead_camera(*self.cfg.model.image_size), overhead_camera(seed=1)]
+        cameras = [overhead_camera(*self.model_cfg.image_size), overhead_camera(seed=1)]
         frame = prepare_frame(
-            points, colors, self.cfg.model, cameras=cameras if with_images else None
+            points, colors, self.model_cfg, cameras=cameras if with_images else None
         )
-        return graph_inputs(frame, self.text_cache("example"), self.cfg.model.num_seeds)
+        return graph_inputs(frame, self.text_cache("example"), self.model_cfg.num_seeds)
 
     def backend(self, with_images: bool) -> Backend:
-        """The graph runner for frames with or without camera images, made once. A graph
-        that exists is returned without the lock: the other graph's export (a minute) must
-        not hold up frames that do not need it."""
+        """The graph runner for frames with or without camera images. A checkpoint served
+        with onnxruntime / TensorRT runs on torch until its graph has been exported."""
         made = self._backends.get(with_images)
         if made is not None:
             return made
-        with self._backend_lock:
+        with self._lock:
             if with_images not in self._backends:
-                self._backends[with_images] = self._make_backend(with_images)
+                self._backends[with_images] = self._first_backend(with_images)
             return self._backends[with_images]
 
-    def _make_backend(self, with_images: bool) -> Backend:
-        runtime = self.cfg.runtime
+    def _first_backend(self, with_images: bool) -> Backend:
+        if self.exporter is not None:
+            cached = self.exporter.cached(with_images)
+            if cached is not None:
+                self.graphs[with_images] = cached
+            else:
+                self.exporter.start(with_images)
+                return self._torch_backend(with_images)
         if self.backend_name == "torch":
-            names = frame_graph_input_names(len(self.cfg.model.voxel_scales), with_images)
-            module = FrameGraph(self.net, names, EXPORT_OUTPUTS)
-            made: Backend = TorchBackend(module, names, EXPORT_OUTPUTS)
-        elif self.backend_name == "onnxruntime":
-            made = OnnxRuntimeBackend(self._graph(with_images), threads=runtime.intra_op_threads)
-        else:
-            made = TensorRTBackend(
-                self._graph(with_images),
-                runtime.engine_cache_dir,
-                runtime.trt_precision,
-                tensorrt_profile(self.cfg, with_images),
-                runtime.trt_workspace_mb,
-            )
-        return made
+            return self._torch_backend(with_images)
+        if with_images not in self.graphs:
+            raise ValueError(f"no exported graph {'with' if with_images else 'without'} "
+                             f"images in {self.source}; re-export")
+        return self._graph_backend(self.graphs[with_images], with_images)
+
+    def _torch_backend(self, with_images: bool) -> Backend:
+        names = frame_graph_input_names(len(self.model_cfg.voxel_scales), with_images)
+        return TorchBackend(FrameGraph(self.net, names, EXPORT_OUTPUTS), names, EXPORT_OUTPUTS)
+
+    def _graph_backend(self, path: Path, with_images: bool) -> Backend:
+        runtime = self.runtime
+        if self.backend_name == "onnxruntime":
+            return OnnxRuntimeBackend(path, threads=runtime.intra_op_threads)
+        return TensorRTBackend(path, runtime.engine_cache_dir, runtime.trt_precision,
+                               tensorrt_profile(self.model_cfg, runtime, with_images),
+                               runtime.trt_workspace_mb)
+
+    def _graph_ready(self, with_images: bool, path: Path) -> None:
+        """Exporter thread: load the finished graph and swap it in for torch."""
+        made = self._graph_backend(path, with_images)
+        with self._lock:
+            self.graphs[with_images] = path
+            self._backends[with_images] = made
+        log.info("%s graph ready: now serving %s (%s)",
+                 "camera" if with_images else "points-only", self.backend_name, path.name)
+
+    def serving(self, with_images: bool = False) -> str:
+        """The backend that answers such a frame now (torch while an export runs)."""
+        made = self._backends.get(with_images)
+        return made.name if made is not None else "not started"
 
     def warmup(self, with_images: bool = False) -> None:
-        """Export / build / load the graph and run it once, so the first frame is not slow."""
+        """Run the graph once (and start its export, where one is due) so the first
+        frame pays no one-off cost."""
         self.backend(with_images).run(self.example(with_images))
 
     def describe(self) -> str:
-        return (
-            f"{self.source.name} ({self.cfg.preset}, {self.backend_name}, "
-            f"text cache {self.cfg.runtime.text_cache_size})"
-        )
+        return (f"{self.source.name} ({self.deployment.preset}, {self.backend_name}, "
+                f"network sees {self.network_points or 'all'} points, "
+                f"text cache {self.runtime.text_cache_size})")
 
     # ------------------------------------------------------------------ inference
     @property
     def network_points(self) -> int:
         """Points the network sees at most (0: all); -1 in the config = training density."""
-        limit = self.cfg.runtime.network_points
-        return self.cfg.data.max_points if limit < 0 else limit
+        limit = self.runtime.network_points
+        return self.deployment.network_points if limit < 0 else limit
 
     def segment(
         self,
@@ -247,42 +238,33 @@ class Segmenter:
         mask_threshold: float | None = None,
         min_target_points: int = 1,
     ) -> QueryResult:
-        """Targets that ``text`` refers to; point indices index the *input* ``points``."""
+        """Targets that ``text`` refers to; point indices index the *input* ``points``.
+
+        Every input row is answered for: non-finite points never belong to a target, and
+        points beyond the network's density take the mask of their nearest seen point."""
         start = time.perf_counter()
         total = len(points)
         kept_points, kept_colors, kept = finite_points(points, colors)
-        if len(kept) > self.cfg.runtime.max_points:
-            raise ValueError(
-                f"{len(kept)} finite points exceed runtime.max_points="
-                f"{self.cfg.runtime.max_points}; subsample the cloud first"
-            )
         if len(kept) < 2:
             return QueryResult(text=text, num_points=total, timings_ms={"preprocess": 0.0})
-        with_images = bool(cameras) and self.cfg.model.use_images
+        with_images = bool(cameras) and self.model_cfg.use_images
         subset = network_subset(len(kept), self.network_points)
         net_points, net_colors = kept_points, kept_colors
         if subset is not None:
             net_points = _take(kept_points, subset)
             net_colors = None if kept_colors is None else _take(kept_colors, subset)
-        frame = prepare_frame(
-            net_points,
-            net_colors,
-            self.cfg.model,
-            images=images,
-            cameras=cameras if with_images else None,
-        )
+        frame = prepare_frame(net_points, net_colors, self.model_cfg, images=images,
+                              cameras=cameras if with_images else None)
         t_pre = time.perf_counter()
         features = self.text_cache(text)
         t_text = time.perf_counter()
-        inputs = graph_inputs(frame, features, self.cfg.model.num_seeds)
+        inputs = graph_inputs(frame, features, self.model_cfg.num_seeds)
         outputs = self.backend(with_images).run(inputs)
         t_net = time.perf_counter()
-        model_cfg = self.cfg.model
         overrides = {"score_threshold": score_threshold, "mask_threshold": mask_threshold}
         overrides = {k: v for k, v in overrides.items() if v is not None}
-        if overrides:
-            model_cfg = dataclasses.replace(model_cfg, **overrides)
-        result = decode(outputs, frame, model_cfg, text, self.class_names)
+        decision = dataclasses.replace(self.decision, **overrides)
+        result = decode(outputs, frame, decision, text, self.class_names)
         if subset is not None:
             propagate_targets(result.targets, _numpy(net_points), _numpy(kept_points))
         targets = [t for t in result.targets if len(t.point_indices) >= min_target_points]

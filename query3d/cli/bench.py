@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 from pathlib import Path
@@ -75,6 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from query3d.config import RuntimeConfig
     from query3d.model.runtime.benchmark import format_table, run_benchmark
     from query3d.model.runtime.segmenter import Segmenter
 
@@ -82,12 +84,15 @@ def _run(args: argparse.Namespace) -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     with tempfile.TemporaryDirectory(prefix="query3d-bench-") as scratch:
         checkpoint, untrained = resolve_checkpoint(args, Path(scratch))
-        segmenters = {name: Segmenter(checkpoint, backend=name) for name in backends}
+        runtime = RuntimeConfig()
+        if args.network_points is not None:
+            runtime = dataclasses.replace(runtime, network_points=args.network_points)
+        segmenters = {name: Segmenter(checkpoint, backend=name, runtime=runtime)
+                      for name in backends}
         for segmenter in segmenters.values():
-            if args.network_points is not None:
-                segmenter.cfg.runtime.network_points = args.network_points
-        for segmenter in segmenters.values():
-            segmenter.warmup()  # exports / builds graphs before anything is timed
+            segmenter.warmup()
+            if segmenter.exporter is not None:  # graphs exported before anything is timed
+                segmenter.exporter.wait(False)
         report = run_benchmark(segmenters, args.points, args.runs, args.warmup, args.text)
     report["untrained"] = untrained
     report["network_points"] = next(iter(segmenters.values())).network_points

@@ -26,8 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "export",
         help="export the frame graph to ONNX / TensorRT",
         description="Export the frame graph (preprocessing and text encoder stay outside) to "
-        "ONNX with a dynamic point count and metadata; check it against onnxruntime and the "
-        "TensorRT ONNX parser's operator list; optionally build TensorRT engines.",
+        "ONNX with a dynamic point count and metadata; check it against onnxruntime; "
+        "optionally build TensorRT engines (--build-only: ahead of time, no test run).",
     )
     add_model_source(p)
     p.add_argument("--out", type=Path, required=True, help="folder for frame*.onnx")
@@ -76,13 +76,14 @@ def _export_one(seg: Any, with_images: bool, args: argparse.Namespace, extra: di
     from query3d.model.export.frame_graph import export_frame_graph
     from query3d.model.mrcosmo import EXPORT_OUTPUTS
     from query3d.model.runtime.backends import OnnxRuntimeBackend
+    from query3d.model.runtime.graphs import GRAPH_FILES
     from query3d.model.runtime.profile import tensorrt_profile
-    from query3d.model.runtime.segmenter import GRAPH_FILES
 
     path = args.out / GRAPH_FILES[with_images]
     start = time.perf_counter()
     export_frame_graph(
-        seg.net, seg.cfg, seg.example(with_images), path, EXPORT_OUTPUTS, args.opset, extra
+        seg.net, seg.deployment, seg.example(with_images), path, EXPORT_OUTPUTS, args.opset,
+        extra,
     )
     info: dict[str, Any] = {
         "path": str(path),
@@ -94,11 +95,12 @@ def _export_one(seg: Any, with_images: bool, args: argparse.Namespace, extra: di
     info["onnxruntime_max_abs_diff"] = _max_abs_diff(
         OnnxRuntimeBackend(path).run(verify), reference
     )
-    info["tensorrt_profile"] = tensorrt_profile(seg.cfg, with_images)
+    info["tensorrt_profile"] = tensorrt_profile(seg.model_cfg, seg.runtime, with_images)
     return info
 
 
 def _run(args: argparse.Namespace) -> int:
+    from query3d.config import RuntimeConfig
     from query3d.model.export.errors import BackendUnavailable
     from query3d.model.runtime.segmenter import Segmenter
 
@@ -106,10 +108,10 @@ def _run(args: argparse.Namespace) -> int:
     summary: dict[str, Any] = {"graphs": {}}
     with tempfile.TemporaryDirectory(prefix="query3d-export-") as scratch:
         checkpoint, untrained = resolve_checkpoint(args, Path(scratch))
-        seg = Segmenter(checkpoint, backend="torch")
-        seg.cfg = dataclasses.replace(seg.cfg, runtime=_runtime_overrides(args, seg.cfg.runtime))
-        variants = [False] + ([True] if seg.cfg.model.use_images and not args.no_images else [])
-        extra = {"class_names": seg.class_names, "untrained": untrained}
+        seg = Segmenter(checkpoint, backend="torch",
+                        runtime=_runtime_overrides(args, RuntimeConfig()))
+        variants = [False] + ([True] if seg.model_cfg.use_images and not args.no_images else [])
+        extra = {"untrained": untrained}
         for with_images in variants:
             info = _export_one(seg, with_images, args, extra)
             summary["graphs"]["images" if with_images else "points"] = info
@@ -136,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
 def _build_engines(seg: Any, summary: dict, args: argparse.Namespace) -> dict:
     from query3d.model.export.tensorrt_engine import TensorRTRunner, cached_engine
 
-    runtime, engines = seg.cfg.runtime, {}
+    runtime, engines = seg.runtime, {}
     for key, info in summary["graphs"].items():
         engine = cached_engine(
             info["path"],

@@ -23,30 +23,20 @@ def run(args: argparse.Namespace) -> int:
         cloud = read_cloud(args.cloud)
         checkpoint = args.checkpoint or demo_checkpoint()
         segmenter = Segmenter(checkpoint, backend=args.backend)
-        scene = cloud.scene
-        points, colors = scene.points, scene.colors
-        if len(points) > args.max_points:
-            keep = np.sort(np.random.default_rng(0).choice(len(points), args.max_points,
-                                                           replace=False))
-            print(f"{len(points)} points; segmenting a random {args.max_points} "
-                  "(--max-points)", file=sys.stderr)
-        else:
-            keep = np.arange(len(points))
-        result = segmenter.segment(points[keep], None if colors is None else colors[keep],
-                                   text=args.text, score_threshold=args.score_threshold)
+        points, colors = cloud.scene.points, cloud.scene.colors
+        result = segmenter.segment(points, colors, text=args.text,
+                                   score_threshold=args.score_threshold)
     except (OSError, ValueError) as exc:
         print(f"query3d segment: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    instance = np.full(len(points), -1, dtype=np.int32)
-    instance[keep] = result.instance_mask()
-    np.save(out / "instance.npy", instance)
-    render_result(points[keep], None if colors is None else colors[keep], result,
-                  out / "result.png", title=args.text)
+    np.save(out / "instance.npy", result.instance_mask().astype(np.int32))
+    render_result(points, colors, result, out / "result.png", title=args.text)
     summary = result.summary()
     summary.update(cloud=str(args.cloud), checkpoint=str(checkpoint),
-                   backend=segmenter.backend_name, segmented_points=int(len(keep)))
+                   backend=segmenter.backend_name,
+                   network_points=segmenter.network_points or int(len(points)))
     write_json(str(out / "result.json"), summary)
     write_json(args.json, summary)
     names = ", ".join(f"{t.label} ({t.score:.2f}, {len(t.point_indices)} pts)"
@@ -64,8 +54,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", type=Path, default=None, help="default: bundled demo")
     p.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")
     p.add_argument("--out", default="segment_out", help="output folder")
-    p.add_argument("--max-points", type=int, default=200000,
-                   help="larger clouds are randomly subsampled to this many points")
     p.add_argument("--score-threshold", type=float, default=None,
                    help="detection score threshold (default: the checkpoint's)")
     p.add_argument("--json", metavar="PATH", default=None, help="also write the summary here")

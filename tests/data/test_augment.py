@@ -7,10 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from query3d.config import AugmentConfig, ConfigError, load_config
 from query3d.data.sample import CameraView, ObjectBox, Query, Sample, Scene
-from query3d.training.config import DataConfig
 from query3d.training.data.augment import (
-    AugmentConfig,
     augment,
     color_jitter,
     crop,
@@ -215,10 +214,16 @@ def test_deterministic_and_input_untouched():
 
 
 def test_config_and_word_lists():
-    config = AugmentConfig.from_data_config(DataConfig(scale_range=0.2, rotate_z=False))
+    # every augmentation is a key of the data.augment section, settable from YAML
+    config = load_config("small", {"data": {"augment": {
+        "scale_range": 0.2, "rotate_z": False, "max_angle": 0.5, "jitter_clip": 0.02}}}
+    ).data.augment
     assert config.scale_range == 0.2 and not config.rotate_z and config.crop_size is None
+    assert config.max_angle == 0.5 and config.jitter_clip == 0.02
     with pytest.raises(ValueError, match="view_dependent must be one of"):
         AugmentConfig(view_dependent="mirror")
+    with pytest.raises(ConfigError, match="data.augment: view_dependent must be one of"):
+        load_config("small", {"data": {"augment": {"view_dependent": "mirror"}}})
     view = ["the cup closest to the camera", "the box on the far side of the laptop",
             "the leftmost mug", "the chair behind the desk", "the plate in front of you"]
     plain = ["the red mug", "all the bottles", "something to drink from", "the largest box"]

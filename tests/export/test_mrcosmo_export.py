@@ -1,5 +1,5 @@
-"""The real MR-COSMO frame graph: export, onnxruntime vs torch parity, TensorRT parser check,
-and the Segmenter end to end.
+"""The real MR-COSMO frame graph: export, onnxruntime vs torch parity, and the Segmenter end
+to end (a checkpoint on onnxruntime answers with torch while its graph exports).
 
 One export per test session (the slow part, about a minute on 2 cores) of a ``small``
 network with one layer per stack: the op types are those of the full network (layers
@@ -16,12 +16,12 @@ import onnx
 import pytest
 import torch
 
-from query3d.config import load_config
+from query3d.config import RuntimeConfig, load_config
+from query3d.model.checkpoint import save_checkpoint
 from query3d.model.export.frame_graph import export_frame_graph
 from query3d.model.export.onnx_export import read_onnx_metadata
-from query3d.model.mrcosmo import EXPORT_OUTPUTS
+from query3d.model.mrcosmo import EXPORT_OUTPUTS, build_model
 from query3d.model.runtime.backends import OnnxRuntimeBackend
-from query3d.model.runtime.benchmark import untrained_checkpoint
 from query3d.model.runtime.scenes import tabletop_cloud
 from query3d.model.runtime.segmenter import Segmenter
 
@@ -37,26 +37,49 @@ EXAMPLE_POINTS = 2048  # Segmenter.example's default: the export's example size
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> dict:
+    """The session's one export, made the way a node makes it: a checkpoint served with
+    onnxruntime answers with torch at once while its graph exports in the background."""
     folder = tmp_path_factory.mktemp("mrcosmo")
-    cfg = load_config(
-        "small", overrides={"model": LAYERS, "runtime": {"onnx_cache_dir": str(folder / "cache")}}
-    )
-    checkpoint = untrained_checkpoint(cfg, folder / "untrained.pt")
-    seg = Segmenter(checkpoint, backend="torch")
-    path = export_frame_graph(
-        seg.net,
-        seg.cfg,
-        seg.example(False),
-        folder / "frame.onnx",
-        EXPORT_OUTPUTS,
-        extra_metadata={"class_names": ["box"]},
-    )
-    return {"cfg": cfg, "checkpoint": checkpoint, "seg": seg, "onnx": path, "folder": folder}
+    cfg = load_config("small", overrides={"model": LAYERS})
+    torch.manual_seed(0)
+    checkpoint = save_checkpoint(folder / "untrained.pt", build_model(cfg.model, text_encoder=None),
+                                 cfg, extra={"class_names": ["box"]})
+    background = Segmenter(checkpoint, backend="onnxruntime",
+                           runtime=RuntimeConfig(onnx_cache_dir=str(folder / "cache")))
+    points, colors = tabletop_cloud(2500, seed=9)
+    at_start = background.segment(points, colors, text="a box", score_threshold=0.0)
+    serving_at_start = background.serving(False)
+    path = background.exporter.wait(False, timeout=600)
+    return {"cfg": cfg, "checkpoint": checkpoint, "seg": Segmenter(checkpoint, backend="torch"),
+            "onnx": path, "folder": folder, "background": background,
+            "serving_at_start": serving_at_start, "answer_at_start": at_start,
+            "cloud": (points, colors)}
+
+
+def test_a_checkpoint_on_onnxruntime_answers_at_once_then_switches(served):
+    assert served["serving_at_start"] == "torch"
+    background = served["background"]
+    assert background.serving(False) == "onnxruntime"
+    assert served["onnx"].parent == served["folder"] / "cache"
+    points, colors = served["cloud"]
+    later = background.segment(points, colors, text="a box", score_threshold=0.0)
+    first = served["answer_at_start"]
+    assert len(later.targets) == len(first.targets) > 0
+    for a, b in zip(later.targets, first.targets):
+        np.testing.assert_allclose(a.box_center, b.box_center, atol=1e-3)
+    # a second Segmenter of the same weights finds the cached graph: no export to wait for
+    again = Segmenter(served["checkpoint"], backend="onnxruntime",
+                      runtime=RuntimeConfig(onnx_cache_dir=str(served["folder"] / "cache")))
+    assert again.backend(False).name == "onnxruntime"
 
 
 def test_graph_is_described_and_dynamic(served):
     meta = read_onnx_metadata(served["onnx"])
-    assert meta["config"]["model"]["dim"] == served["cfg"].model.dim
+    deployment = meta["deployment"]
+    assert deployment["model"]["dim"] == served["cfg"].model.dim
+    # what a served graph needs from training travels with it: its point density
+    assert deployment["network_points"] == served["cfg"].data.max_points
+    assert deployment["class_names"] == ["box"] and "loss" not in deployment
     assert (
         meta["text_encoder"]["text_dim"] == 384
         and len(meta["text_encoder"]["weights_sha256"]) == 64
@@ -119,16 +142,16 @@ def test_dense_cloud_runs_the_network_on_a_training_density_subset(served):
 
     seg = served["seg"]
     points, colors = tabletop_cloud(3000, seed=11)
-    runtime = seg.cfg.runtime
+    runtime = seg.runtime
     try:
-        seg.cfg.runtime = dataclasses.replace(runtime, network_points=1000)
+        seg.runtime = dataclasses.replace(runtime, network_points=1000)
         dense = seg.segment(points, colors, text="the tall box", score_threshold=0.0)
         subset = network_subset(3000, 1000)
-        seg.cfg.runtime = dataclasses.replace(runtime, network_points=0)
+        seg.runtime = dataclasses.replace(runtime, network_points=0)
         sparse = seg.segment(points[subset], colors[subset], text="the tall box",
                              score_threshold=0.0)
     finally:
-        seg.cfg.runtime = runtime
+        seg.runtime = runtime
     assert dense.num_points == 3000 and len(dense.targets) == len(sparse.targets) > 0
     for d, s in zip(dense.targets, sparse.targets):
         np.testing.assert_allclose(d.box_center, s.box_center, atol=1e-5)
@@ -168,7 +191,7 @@ def test_camera_graph_matches_torch(served):
     """The graph robots with cameras run: ResNet convolutions, pixel gathers, dynamic C."""
     seg = served["seg"]
     path = export_frame_graph(
-        seg.net, seg.cfg, seg.example(True), served["folder"] / "img.onnx", EXPORT_OUTPUTS
+        seg.net, seg.deployment, seg.example(True), served["folder"] / "img.onnx", EXPORT_OUTPUTS
     )
     dims = {
         vi.name: [d.dim_param or d.dim_value for d in vi.type.tensor_type.shape.dim]
@@ -186,7 +209,7 @@ def test_a_built_graph_is_served_while_the_other_is_being_made(served):
     seg = served["seg"]
     ready = seg.backend(False)
     got: list = []
-    with seg._backend_lock:  # as while the camera graph's ONNX export runs on another thread
+    with seg._lock:  # as while the camera graph's ONNX export runs on another thread
         reader = threading.Thread(target=lambda: got.append(seg.backend(False)))
         reader.start()
         reader.join(timeout=10)

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from query3d.model.config import ModelConfig
+from query3d.config import ModelConfig
 from query3d.model.encoders import (
     ImageEncoder,
     PointCloudEncoder,

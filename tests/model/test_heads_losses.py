@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from query3d.model.config import ModelConfig
+from query3d.config import LossConfig
 from query3d.model.heads import DetectionHead, LanguageGuidedSelection, soft_box_log_gate
 from query3d.model.heads.mask import log_sigmoid
 from query3d.model.losses import (
@@ -98,7 +98,10 @@ def test_binary_cross_entropy_is_eq_17():
     assert float(binary_cross_entropy(logits, y)[0]) == pytest.approx(want, rel=1e-6)
 
 
-def _raw(k=4, n=30, classes=3, seed=0):
+NUM_CLASSES = 3  # class logits of _raw
+
+
+def _raw(k=4, n=30, classes=NUM_CLASSES, seed=0):
     g = torch.Generator().manual_seed(seed)
     return {
         "box_center": torch.randn(k, 3, generator=g), "box_size": torch.rand(k, 3, generator=g),
@@ -141,9 +144,9 @@ def test_matching_finds_the_slot_whose_mask_fits():
 
 
 def test_zero_target_query_trains_every_slot_to_not_referred():
-    cfg = ModelConfig(loss_noobj_weight=0.25)
+    cfg = LossConfig(noobj_weight=0.25)
     raw = {k: v.requires_grad_(v.is_floating_point()) for k, v in _raw().items()}
-    out = MRCosmoLoss(cfg)([raw], [_targets(t=0)])
+    out = MRCosmoLoss(cfg, NUM_CLASSES)([raw], [_targets(t=0)])
     r = raw["ref_logit"].detach().numpy()
     want = -np.mean(0.25 * np.log(1 - 1 / (1 + np.exp(-r))))
     assert float(out.terms["referred_wce"].detach()) == pytest.approx(want, rel=1e-5)
@@ -155,9 +158,8 @@ def test_zero_target_query_trains_every_slot_to_not_referred():
 
 
 def test_objective_combines_terms_as_eq_12_13():
-    cfg = ModelConfig(loss_alpha=2.0, loss_beta=3.0, loss_seed_weight=0.5, dice_loss=True,
-                      loss_referred_weight=4.0)
-    out = MRCosmoLoss(cfg)([_raw()], [_targets()])
+    cfg = LossConfig(alpha=2.0, beta=3.0, seed_weight=0.5, dice=True, referred_weight=4.0)
+    out = MRCosmoLoss(cfg, NUM_CLASSES)([_raw()], [_targets()])
     t = out.terms
     det = t["smooth_l1"] + t["class_wce"] + 4.0 * t["referred_wce"] + 0.5 * t["seed"]
     want = 2.0 * det + 3.0 * (t["bce"] + t["dice"]) + t["dcma"]
@@ -172,7 +174,9 @@ def test_objective_combines_terms_as_eq_12_13():
 
 def test_loss_rejects_mismatched_targets():
     with pytest.raises(ValueError, match="points"):
-        MRCosmoLoss(ModelConfig())([_raw(n=30)], [_targets(n=31)])
+        MRCosmoLoss(LossConfig(), NUM_CLASSES)([_raw(n=30)], [_targets(n=31)])
+    with pytest.raises(ValueError, match="class_weights has 2 entries"):
+        MRCosmoLoss(LossConfig(class_weights=[1.0, 2.0]), NUM_CLASSES)
     with pytest.raises(ValueError, match="box_size"):
         QueryTargets(torch.zeros(1, 4, dtype=torch.bool), torch.zeros(1, 3), torch.zeros(2, 3),
                      torch.zeros(1), torch.zeros(1, dtype=torch.long))

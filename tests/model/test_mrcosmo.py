@@ -10,8 +10,7 @@ import pytest
 import torch
 from _mrcosmo_scene import CLASS_NAMES, overhead_camera, tabletop
 
-from query3d.config import load_config
-from query3d.model.config import ModelConfig
+from query3d.config import DecisionConfig, LossConfig, ModelConfig, load_config
 from query3d.model.encoders import TextEncoder, TextFeatures
 from query3d.model.losses import MRCosmoLoss, QueryTargets
 from query3d.model.mrcosmo import EXPORT_OUTPUTS, MRCosmo, build_model, parameter_counts
@@ -74,8 +73,7 @@ def test_output_shapes_and_types(preset, text_encoder, scene):
     for name, shape in shapes.items():
         assert tuple(raw[name].shape) == shape, name
         assert raw[name].dtype == torch.float32 and torch.isfinite(raw[name]).all(), name
-    result = decode(raw, frame, dataclasses.replace(cfg, score_threshold=0.0), "the red box",
-                    CLASS_NAMES)
+    result = decode(raw, frame, DecisionConfig(score_threshold=0.0), "the red box", CLASS_NAMES)
     assert isinstance(result, QueryResult) and result.num_points == n and result.targets
     t = result.targets[0]
     assert isinstance(t, TargetResult) and t.point_indices.dtype == np.int64
@@ -111,7 +109,8 @@ def test_every_trainable_parameter_gets_a_gradient(text_encoder, scene):
         model.memory.bank.update(torch.randn(3, cfg.dim), torch.randn(3, cfg.dim),
                                  torch.tensor([0, 1, 1]), torch.tensor([0.2, 0.4, 0.3]))
     raws = [model(frame, model.encode_text(q)) for q in ("the red box", "the green cylinder")]
-    loss = MRCosmoLoss(cfg)(raws, [targets_for(scene, frame, 0), targets_for(scene, frame, 2)])
+    targets = [targets_for(scene, frame, 0), targets_for(scene, frame, 2)]
+    loss = MRCosmoLoss(LossConfig(), cfg.num_classes)(raws, targets)
     assert float(loss.terms["dcma"].detach()) > 0  # two image-text pairs: the contrast is active
     loss.total.backward()
     missing = [n for n, p in model.named_parameters()
@@ -186,8 +185,8 @@ def test_forward_accepts_the_flat_dict_form(text_encoder, scene):
 
 @pytest.mark.parametrize("update", [False, True])
 def test_memory_is_read_only_at_inference_unless_configured(text_encoder, scene, update):
-    # score_threshold 0: every slot fires
-    cfg = small_cfg(use_images=False, score_threshold=0.0,
+    # memory_update_score 0: every slot writes
+    cfg = small_cfg(use_images=False, memory_update_score=0.0,
                     memory_update_at_inference=update)
     model = build(cfg, text_encoder).eval()
     with torch.no_grad():
@@ -220,7 +219,7 @@ def _raw_with(k: int, n: int, ref: list[float], masks: np.ndarray) -> dict[str, 
 
 
 def test_decode_zero_multi_and_duplicate_targets():
-    cfg = ModelConfig(score_threshold=0.5, mask_threshold=0.5, dedup_iou=0.5)
+    cfg = DecisionConfig(score_threshold=0.5, mask_threshold=0.5, dedup_iou=0.5)
     frame = {"xyz": torch.zeros(6, 3), "origin": torch.tensor([1.0, 2.0, 3.0])}
     masks = np.full((3, 6), -5.0)
     masks[0, :3] = 5.0

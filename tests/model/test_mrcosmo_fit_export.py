@@ -11,8 +11,7 @@ import pytest
 import torch
 from _mrcosmo_scene import CLASS_NAMES, overhead_camera, tabletop
 
-from query3d.config import load_config
-from query3d.model.config import ModelConfig
+from query3d.config import DecisionConfig, LossConfig, ModelConfig, load_config
 from query3d.model.encoders import TextEncoder, TextFeatures
 from query3d.model.losses import MRCosmoLoss, QueryTargets
 from query3d.model.mrcosmo import EXPORT_OUTPUTS, MRCosmo
@@ -53,7 +52,7 @@ def test_overfits_one_scene_and_query(text_encoder):
     target = QueryTargets(
         torch.from_numpy(truth)[None], torch.tensor(centre - frame.origin.numpy())[None].float(),
         torch.tensor(size)[None].float(), torch.zeros(1), torch.tensor([CLASS_NAMES.index("box")]))
-    criterion = MRCosmoLoss(FIT_CFG)
+    criterion = MRCosmoLoss(LossConfig(), FIT_CFG.num_classes)
     optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     losses, iou = [], 0.0
     for step in range(300):
@@ -67,7 +66,8 @@ def test_overfits_one_scene_and_query(text_encoder):
         if losses[-1] <= 0.2 * losses[0] and step % 10 == 9:
             model.eval()
             with torch.no_grad():
-                result = decode(model(frame, text), frame, FIT_CFG, "the red box", CLASS_NAMES)
+                result = decode(model(frame, text), frame, DecisionConfig(), "the red box",
+                                CLASS_NAMES)
             predicted = result.union_mask()
             iou = (predicted & truth).sum() / max((predicted | truth).sum(), 1)
             if iou > 0.9:

@@ -10,8 +10,8 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
+from query3d.config import ModelConfig
 from query3d.data.sample import CameraView
-from query3d.model.config import ModelConfig
 from query3d.model.preprocess import (
     KERNEL_OFFSETS,
     FrameInputs,

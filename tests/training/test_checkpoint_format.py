@@ -182,3 +182,23 @@ def test_init_from_copies_weights_and_banks_and_refuses_another_shape(tmp_path):
 
     with pytest.raises(CheckpointError, match="(?s)does not fit this network.*proj.weight"):
         init_weights_from(Wider(), path)
+
+
+def test_a_checkpoint_records_what_serving_needs(tmp_path: Path) -> None:
+    """The point density a network was trained at travels in the checkpoint's deployment
+    record (and from there into exported graphs), not through the training config."""
+    from query3d.model.deployment import Deployment
+    from query3d.model.mrcosmo import build_model
+
+    cfg = load_config("small", {"data": {"max_points": 4321},
+                                "decision": {"score_threshold": 0.35}})
+    model = build_model(cfg.model, text_encoder=None)
+    path = save_checkpoint(tmp_path / "c.pt", model, cfg, extra={"class_names": ["mug"]})
+    loaded, payload = load_checkpoint(path)
+    deployment = Deployment.from_checkpoint(loaded, payload)
+    assert deployment.network_points == 4321 and deployment.class_names == ["mug"]
+    assert deployment.decision.score_threshold == 0.35
+    assert Deployment.from_dict(deployment.to_dict()) == deployment
+    # a checkpoint from before the record takes the density from its training config
+    del payload["deployment"]
+    assert Deployment.from_checkpoint(loaded, payload).network_points == 4321

@@ -28,10 +28,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     cfg = tiny_config(epochs=8, lr=0.01, batch_size=4, warmup_fraction=0.05, eval_every=4)
     seed_everything(cfg.train.seed)
     model = build_model(cfg.model)
-    before = evaluate(ModelPredictor(model, cfg.model), VAL, progress=False)
+    before = evaluate(ModelPredictor(model, cfg.model, cfg.decision), VAL, progress=False)
 
     def validate(net: torch.nn.Module) -> dict[str, float]:
-        return flat_metrics(evaluate(ModelPredictor(net, cfg.model), VAL, progress=False))
+        predictor = ModelPredictor(net, cfg.model, cfg.decision)
+        return flat_metrics(evaluate(predictor, VAL, progress=False))
 
     trainer = Trainer(cfg, model, ReferringObjective(model, cfg), TrainingSet(TRAIN, cfg), out,
                       validate_fn=validate)
@@ -62,7 +63,7 @@ def test_best_checkpoint_reproduces_its_validation(run: dict) -> None:
     _, state = load_checkpoint(out / "best.pt", expected_config=run["cfg"])
     assert state["extra"]["epoch"] == trainer.best_epoch
     model, cfg = load_model(out / "best.pt")
-    again = evaluate(ModelPredictor(model, cfg.model), VAL, progress=False)
+    again = evaluate(ModelPredictor(model, cfg.model, cfg.decision), VAL, progress=False)
     assert again["miou"] == pytest.approx(trainer.best_value, abs=1e-9)
     _, last = load_checkpoint(out / "last.pt")
     assert (last["extra"]["epoch"], last["extra"]["step_in_epoch"]) == (8, 0)

@@ -24,7 +24,7 @@ SAMPLES = tiny_samples(2)  # 6 queries -> 3 steps of 2 per epoch, 6 steps in 2 e
 
 def _trainer(out: Path, text: TextEncoder, max_steps: int = 0) -> Trainer:
     cfg = tiny_config(epochs=2, deterministic=True, warmup_fraction=0.34)
-    cfg.data.augment = True  # the per-sample seeded draws must survive the resume too
+    cfg.data.augment.enabled = True  # the per-sample seeded draws must survive the resume too
     seed_everything(cfg.train.seed)
     model = build_model(cfg.model, text_encoder=text)
     return Trainer(cfg, model, ReferringObjective(model, cfg), TrainingSet(SAMPLES, cfg), out,

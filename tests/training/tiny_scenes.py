@@ -126,7 +126,7 @@ def tiny_config(**train: object) -> Config:
              "voxel_member_cap": 8, "image_size": [64, 64], "image_embedding_size": 8,
              "image_hidden_sizes": [8, 8, 8, 8], "memory_capacity": 8, "mask_refine_iters": 1,
              "box_size_prior": 0.08}
-    data = {"augment": False, "max_points": 0}
+    data = {"augment": {"enabled": False}, "max_points": 0}
     base = {"epochs": 2, "batch_size": 2, "lr": 0.003, "eval_every": 0, "log_every": 1,
             "num_workers": 0, "device": "cpu"}
     base.update(train)

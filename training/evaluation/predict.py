@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from query3d.config import DecisionConfig, ModelConfig
 from query3d.data.sample import Sample
-from query3d.model.config import ModelConfig
 from query3d.model.encoders import TextFeatures
 from query3d.model.output import QueryResult
 from query3d.model.postprocess import decode
@@ -20,8 +20,9 @@ from query3d.model.runtime.text_cache import TextFeatureCache
 
 
 class ModelPredictor:
-    def __init__(self, model: nn.Module, cfg: ModelConfig, text_cache_size: int = 256) -> None:
-        self.model, self.cfg = model, cfg
+    def __init__(self, model: nn.Module, cfg: ModelConfig, decision: DecisionConfig,
+                 text_cache_size: int = 256) -> None:
+        self.model, self.cfg, self.decision = model, cfg, decision
         self._encode: TextFeatureCache[TextFeatures] = TextFeatureCache(model.encode_text,
                                                                         text_cache_size)
 
@@ -35,6 +36,6 @@ class ModelPredictor:
             frame = prepare_frame(scene.points, scene.colors, self.cfg,
                                   cameras=scene.cameras or None, device=device)
             raw = self.model(frame, self._encode(sample.query.text))
-            return decode(raw, frame, self.cfg, sample.query.text, scene.class_names)
+            return decode(raw, frame, self.decision, sample.query.text, scene.class_names)
         finally:
             self.model.train(was_training)

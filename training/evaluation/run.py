@@ -23,7 +23,8 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
         kind = kind or cfg.data.kind
         samples = open_split(kind, data, split, cfg.data.max_points)
         start = time.perf_counter()
-        summary = evaluate(ModelPredictor(model, cfg.model), samples, max_samples, ctx)
+        predictor = ModelPredictor(model, cfg.model, cfg.decision)
+        summary = evaluate(predictor, samples, max_samples, ctx)
         summary.update(checkpoint=str(checkpoint), data=str(data), split=split,
                        data_kind=kind, preset=cfg.preset,
                        wall_s=time.perf_counter() - start)

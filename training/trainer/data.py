@@ -20,7 +20,7 @@ from query3d.data.sample import Sample
 from query3d.model.losses import QueryTargets
 from query3d.model.preprocess import FrameInputs, prepare_frame
 from query3d.model.runtime.density import network_subset
-from query3d.training.data.augment import AugmentConfig, augment, take_points
+from query3d.training.data.augment import augment, take_points
 
 SYNTHETIC_KINDS = ("tabletop", "room")
 REFER_KINDS = ("scanrefer", "multi3drefer")
@@ -77,8 +77,8 @@ class TrainItem:
 def prepare_sample(sample: Sample, cfg: Config, rng: np.random.Generator | None
                    ) -> tuple[Sample, FrameInputs, QueryTargets]:
     """Augment (when ``rng`` is given), cap the point count, preprocess, build targets."""
-    if rng is not None and cfg.data.augment:
-        sample = augment(sample, rng, AugmentConfig.from_data_config(cfg.data))
+    if rng is not None and cfg.data.augment.enabled:
+        sample = augment(sample, rng, cfg.data.augment)
     n, cap = len(sample.scene.points), cfg.data.max_points
     if cap > 0 and n > cap:  # evaluation draws the runtime's subset, training a fresh one
         keep = (network_subset(n, cap) if rng is None

@@ -51,7 +51,7 @@ class ReferringObjective(nn.Module):
         super().__init__()
         self.model = model
         self.cfg = cfg
-        self.loss_fn = MRCosmoLoss(cfg.model)
+        self.loss_fn = MRCosmoLoss(cfg.loss, cfg.model.num_classes)
         self.contrastive = cfg.model.use_dcma and cfg.model.use_images
         self._pending: list[tuple[int, MemoryItems]] = []
         self._text_cache: TextFeatureCache[TextFeatures] = TextFeatureCache(
@@ -118,9 +118,9 @@ class ReferringObjective(nn.Module):
         image, text = gather_with_grad(image), gather_with_grad(text)
         valid = torch.cat([torch.arange(n, device=image.device) + r * rows
                            for r, n in enumerate(kept_per_rank)])
-        m = self.cfg.model
-        return symmetric_cross_entropy(image[valid], text[valid], scale, m.loss_gamma,
-                                       m.loss_delta, m.sce_log_zero)
+        loss = self.cfg.loss
+        return symmetric_cross_entropy(image[valid], text[valid], scale, loss.gamma,
+                                       loss.delta, loss.sce_log_zero)
 
     @torch.no_grad()
     def after_optimizer_step(self) -> None:

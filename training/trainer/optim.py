@@ -8,7 +8,7 @@ import math
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
-from query3d.training.config import TrainConfig
+from query3d.config import TrainConfig
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:

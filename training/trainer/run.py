@@ -99,7 +99,8 @@ def run_training(
             val_samples = open_split(cfg.data.kind, data, cfg.data.val_split, cap)
 
             def validate(net: torch.nn.Module) -> dict[str, float]:
-                return flat_metrics(evaluate(ModelPredictor(net, cfg.model), val_samples,
+                predictor = ModelPredictor(net, cfg.model, cfg.decision)
+                return flat_metrics(evaluate(predictor, val_samples,
                                              cfg.train.eval_max_samples, ctx))
 
         trainer = Trainer(cfg, model, ReferringObjective(model, cfg),

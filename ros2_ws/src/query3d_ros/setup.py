@@ -14,9 +14,12 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        # the defaults live inside the package (the node reads them); launch files find
+        # the same file in share/
+        (f"share/{PACKAGE}/config", glob(f"{PACKAGE}/config/*.yaml")),
         (f"share/{PACKAGE}/rviz", glob("rviz/*.rviz")),
     ],
+    package_data={PACKAGE: ["config/*.yaml"]},
     install_requires=["setuptools"],
     zip_safe=True,
     description="ROS 2 node for query3d: referring 3D segmentation from text commands",

@@ -16,11 +16,9 @@ Scaling is uniform and colour jitter keeps hue, so size and colour words stay tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
+from query3d.config import AugmentConfig
 from query3d.data.sample import Sample
 from query3d.training.data.augment.language import (
     is_relational,
@@ -43,36 +41,6 @@ from query3d.training.data.augment.transforms import (
     scene_pivot,
 )
 
-VIEW_POLICIES = ("skip", "rotate_camera")
-
-
-@dataclass
-class AugmentConfig:
-    rotate_z: bool = True
-    max_angle: float = np.pi  # radians either way; pi = any heading
-    scale_range: float = 0.1  # factor drawn from [1 - r, 1 + r]
-    jitter_sigma: float = 0.002  # metres
-    jitter_clip: float = 0.01
-    color_jitter: float = 0.05
-    point_dropout: float = 0.1
-    crop_size: float | None = None  # metres; None = no cropping
-    view_dependent: str = "skip"  # skip | rotate_camera
-
-    def __post_init__(self) -> None:
-        if self.view_dependent not in VIEW_POLICIES:
-            raise ValueError(f"view_dependent must be one of {VIEW_POLICIES}, got "
-                             f"{self.view_dependent!r}")
-        if not 0 <= self.scale_range < 1:
-            raise ValueError(f"scale_range must be in [0, 1), got {self.scale_range}")
-
-    @classmethod
-    def from_data_config(cls, data: Any) -> AugmentConfig:
-        """From the ``data`` config section (``training/config.py`` DataConfig); fields it
-        does not have keep their defaults."""
-        names = ("rotate_z", "scale_range", "jitter_sigma", "color_jitter", "point_dropout",
-                 "crop_size", "view_dependent", "max_angle", "jitter_clip")
-        return cls(**{n: getattr(data, n) for n in names if hasattr(data, n)})
-
 
 def may_rotate(sample: Sample, policy: str) -> bool:
     if not is_view_dependent(sample.query):
@@ -85,6 +53,8 @@ def augment(sample: Sample, rng: np.random.Generator,
     """A freshly allocated augmented copy of ``sample`` (the input is never modified)."""
     config = config or AugmentConfig()
     out = copy_sample(sample)
+    if not config.enabled:
+        return out
     if config.crop_size:
         out = crop(out, rng, config.crop_size)
     if config.point_dropout > 0:

@@ -14,12 +14,12 @@ import time
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import String
 
@@ -33,15 +33,18 @@ from query3d_ros.conversions import (
 )
 from query3d_ros.diagnostics import NodeHealth, diagnostic_array
 from query3d_ros.extrinsics import TfExtrinsics, pose_to_matrix
+from query3d_ros.log_bridge import forward_core_logs
 from query3d_ros.outputs import OutputPublishers
-from query3d_ros.params import BY_NAME, PARAMS
+from query3d_ros.params import BY_NAME, PARAMS, InvalidParameters, defaults, descriptor
 from query3d_ros.qos import COMMAND, qos_by_name
 from query3d_ros.segmenter import build_segmenter
 from query3d_ros.spin import spin_until_shutdown
-from query3d_ros.sync import make_synchronizer, stamp_to_ns
+from query3d_ros.sync import CloudCameraSync, make_synchronizer, stamp_to_ns
 from query3d_ros.worker import Frame, InferenceWorker
 
 MAX_COMMAND_CHARS = 2000  # longer commands are cut (the text encoder truncates anyway)
+# declared by rclpy itself, so not ours to refuse
+RCL_PARAMETERS = ("use_sim_time", "start_type_description_service")
 
 
 def _or_default(threshold: float) -> float | None:
@@ -52,21 +55,18 @@ def _or_default(threshold: float) -> float | None:
 class Query3DNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("query3d_node", **kwargs)
-        for spec in PARAMS:
-            self.declare_parameter(spec.name, spec.default, ParameterDescriptor(
-                description=spec.description, read_only=not spec.dynamic))
+        self._declare_parameters()
+        forward_core_logs(self.get_logger())
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.health = NodeHealth()
-        self._rng = np.random.default_rng(0)
-        self._last_camera: tuple[int, Any] | None = None  # (stamp ns, CameraView)
+        self.camera_sync = CloudCameraSync(history=self.p("sync_queue_size"))
         self.tf = TfExtrinsics(self, self.p("use_tf"))
         self.segmenter = None
         try:
             self.segmenter = build_segmenter(self.p)
             self.health.backend = self.segmenter.backend_name
             self.health.model_ok = True
-            self.get_logger().info(
-                f"model ready: {self.segmenter.describe()} (backend {self.health.backend})")
+            self.get_logger().info(f"model ready: {self.segmenter.describe()}")
             if self.p("warm_up"):
                 threading.Thread(target=self._warm_up, name="query3d-warm-up",
                                  daemon=True).start()
@@ -93,23 +93,34 @@ class Query3DNode(Node):
         return self.get_parameter(name).value
 
     # -- parameters -----------------------------------------------------------------
+    def _declare_parameters(self) -> None:
+        """Check every given value (command line, params file) against its spec, then
+        declare all with the package's YAML defaults and typed descriptors. Any invalid
+        or unknown value raises ``InvalidParameters`` before anything starts."""
+        problems = []
+        for name, given in list(self._parameter_overrides.items()):
+            spec = BY_NAME.get(name)
+            if spec is None:
+                if name not in RCL_PARAMETERS and not name.startswith("qos_overrides."):
+                    problems.append(f"parameter {name!r} is not a query3d_node parameter")
+                continue
+            problem = spec.problem(given.value)
+            if problem:
+                problems.append(problem)
+            elif spec.kind is float and given.type_ == Parameter.Type.INTEGER:
+                # `-p max_rate:=2` means 2.0: rclpy would refuse an integer for a double
+                self._parameter_overrides[name] = Parameter(name, Parameter.Type.DOUBLE,
+                                                            float(given.value))
+        if problems:
+            raise InvalidParameters("\n".join(problems))
+        values = defaults()
+        for spec in PARAMS:
+            self.declare_parameter(spec.name, values[spec.name], descriptor(spec))
+
     def _on_set_parameters(self, params: list) -> SetParametersResult:
         for param in params:
             spec = BY_NAME.get(param.name)
-            value = param.value
-            if spec is None:
-                continue
-            problem = None
-            if param.name.endswith("_threshold") and value > 1.0:
-                problem = f"{param.name} must be in [0, 1] (or < 0 for the default), got {value}"
-            elif param.name == "mode" and value not in ("once", "continuous"):
-                problem = f"mode must be 'once' or 'continuous', got {value!r}"
-            elif param.name in ("max_rate", "input_timeout", "sync_slop") and value <= 0:
-                problem = f"{param.name} must be > 0, got {value}"
-            elif param.name == "image_wait" and value < 0:
-                problem = f"image_wait must be >= 0, got {value}"
-            elif param.name in ("max_points", "min_target_points") and value < 1:
-                problem = f"{param.name} must be >= 1, got {value}"
+            problem = spec.problem(param.value) if spec is not None else None
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
         for param in params:
@@ -120,8 +131,9 @@ class Query3DNode(Node):
         return SetParametersResult(successful=True)
 
     def _warm_up(self) -> None:
-        """Export/load the graphs before the first command needs them (ONNX export of a
-        checkpoint takes about a minute); a command that comes first simply waits."""
+        """Run each graph once off the command path. Nothing here is waited for: a
+        checkpoint serves with torch at once, and a due ONNX export (onnxruntime /
+        tensorrt) runs in the background and is switched to when ready."""
         graphs = [False, True] if self.p("use_images") else [False]
         for with_images in graphs:
             what = "camera" if with_images else "points-only"
@@ -131,8 +143,8 @@ class Query3DNode(Node):
             except Exception as exc:  # the first real frame will report it again
                 self.get_logger().warning(f"warm-up of the {what} graph failed: {exc}")
                 return
-            self.get_logger().info(f"{what} graph warm ({self.health.backend}) in "
-                                   f"{time.monotonic() - start:.1f} s")
+            self.get_logger().info(f"{what} graph warm ({self.segmenter.serving(with_images)})"
+                                   f" in {time.monotonic() - start:.1f} s")
 
     # -- inputs -----------------------------------------------------------------------
     def _reject(self, what: str, problem: str) -> None:
@@ -154,23 +166,12 @@ class Query3DNode(Node):
             return
         self.worker.submit_frame(Frame(
             header=msg.header, points=cloud.points, colors=cloud.colors,
-            cameras=self._paired_camera(msg.header),
             organized_shape=cloud.organized_shape))
-
-    def _paired_camera(self, header) -> list:
-        """The last camera view if its stamp is within ``sync_slop`` of the cloud's."""
-        if self._last_camera is None:
-            return []
-        cam_stamp, camera = self._last_camera
-        if abs(cam_stamp - stamp_to_ns(header.stamp)) > self.p("sync_slop") * 1e9:
-            return []
-        from_tf = self.tf.lookup(header.frame_id, camera.name, header.stamp)
-        return [camera if from_tf is None else replace(camera, T_world_cam=from_tf)]
 
     def _camera_expected(self) -> bool:
         """Images are streaming, or an image publisher exists (the first image may still be
         on its way: a 1 MB image can take longer than its cloud to arrive)."""
-        last = self.health.images.last
+        last = self.camera_sync.last_view_at
         if last is not None and time.monotonic() - last < self.p("input_timeout"):
             return True
         sub = self.sync.subscriptions[0]
@@ -190,11 +191,7 @@ class Query3DNode(Node):
             return
         view = CameraView(image=rgb, K=model.K, T_world_cam=T_cloud_cam,
                           name=image.header.frame_id or "camera")
-        self._last_camera = (stamp_to_ns(image.header.stamp), view)
-        # the image of a cloud often arrives just after it: complete that frame
-        frame = self.worker.newest_frame()
-        if frame is not None and not frame.cameras:
-            frame.cameras = self._paired_camera(frame.header)
+        self.camera_sync.add_view(image.header.stamp, view, time.monotonic())
 
     def _on_command(self, msg: String) -> None:
         self.health.commands.tick()
@@ -216,34 +213,29 @@ class Query3DNode(Node):
         if self.segmenter is None:
             raise RuntimeError(f"model not loaded: {self.health.model_error}")
         cameras = self._cameras_for(frame)
-        finite = np.flatnonzero(finite_mask(frame.points))
-        keep = finite
-        if len(keep) > self.p("max_points"):
-            keep = np.sort(self._rng.choice(keep, self.p("max_points"), replace=False))
-            self.get_logger().warning(
-                f"cloud has {len(finite)} finite points; subsampled to {len(keep)} "
-                "(parameter max_points)", throttle_duration_sec=10.0)
-        colors = None if frame.colors is None else frame.colors[keep]
+        # the Segmenter owns the point policy: finite filter, density, a label per point
         result = self.segmenter.segment(
-            frame.points[keep], colors, cameras=cameras, text=command,
+            frame.points, frame.colors, cameras=cameras, text=command,
             score_threshold=_or_default(self.p("score_threshold")),
             mask_threshold=_or_default(self.p("mask_threshold")),
             min_target_points=self.p("min_target_points"))
-        return keep, result, cameras
+        return result, cameras
 
     def _cameras_for(self, frame: Frame) -> list:
-        """The camera views a run uses, read once so outputs report what the network saw.
+        """The camera views a run uses (what the outputs report the network saw).
 
         A camera image is larger than its cloud and often arrives after it, so while a
-        camera publishes, the run gives the image up to ``image_wait`` seconds (a late image
-        completes the frame in ``_on_camera``)."""
-        if frame.cameras or not self.p("use_images") or not self._camera_expected():
-            return list(frame.cameras)
-        end = time.monotonic() + self.p("image_wait")
-        while not frame.cameras and time.monotonic() < end:
-            time.sleep(0.002)
-        cameras = list(frame.cameras)
-        if not cameras:  # a camera publishes, but not this cloud's image
+        camera publishes, the run waits up to ``image_wait`` seconds for the image."""
+        if not self.p("use_images"):
+            return []
+        wait = self.p("image_wait") if self._camera_expected() else 0.0
+        view = self.camera_sync.view_for(frame.header.stamp, self.p("sync_slop"), wait)
+        if view is not None:
+            header = frame.header
+            from_tf = self.tf.lookup(header.frame_id, view.name, header.stamp)
+            return [view if from_tf is None else replace(view, T_world_cam=from_tf)]
+        cameras: list = []
+        if wait > 0:  # a camera publishes, but not this cloud's image
             problem = (f"no camera image within sync_slop={self.p('sync_slop')} s of the cloud "
                        f"stamped {stamp_to_ns(frame.header.stamp) / 1e9:.3f} arrived within "
                        f"image_wait={self.p('image_wait')} s; ran on the points only")
@@ -259,8 +251,8 @@ class Query3DNode(Node):
             self.get_logger().error(f"inference failed for {command!r}: {error}")
             self.outputs.result_error(frame, command, str(error), latency_ms)
             return
-        keep, result, cameras = output
-        self.outputs.publish(frame, command, keep, result, latency_ms, cameras)
+        result, cameras = output
+        self.outputs.publish(frame, command, result, latency_ms, cameras)
         names = ", ".join(f"{t.label}({t.score:.2f})" for t in result.targets) or "no target"
         self.get_logger().info(f"{command!r}: {names} in {latency_ms:.0f} ms "
                                f"({len(cameras)} camera image(s))")
@@ -271,13 +263,22 @@ class Query3DNode(Node):
         self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), status))
 
     def destroy_node(self) -> None:
-        self.worker.stop()
+        worker = getattr(self, "worker", None)  # absent when start-up was refused
+        if worker is not None:
+            worker.stop()
         super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args if args is not None else sys.argv)
-    return spin_until_shutdown(Query3DNode(), MultiThreadedExecutor(num_threads=2))
+    try:
+        node = Query3DNode()
+    except InvalidParameters as exc:  # nothing started: say why and exit non-zero
+        for line in str(exc).splitlines():
+            print(f"query3d_node: {line}", file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=2))
 
 
 if __name__ == "__main__":

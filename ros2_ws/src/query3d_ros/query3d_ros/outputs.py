@@ -50,18 +50,15 @@ class OutputPublishers:
             "latency_ms": latency_ms, "num_points": int(len(frame.points)), "targets": [],
             "no_target": True})))
 
-    def publish(self, frame, command: str, keep: np.ndarray, result: QueryResult,
-                latency_ms: float, cameras: list) -> None:
-        """``cameras``: the views the run used (a late image may have completed the frame
-        since, and must not be reported as seen)."""
+    def publish(self, frame, command: str, result: QueryResult, latency_ms: float,
+                cameras: list) -> None:
+        """``result`` answers for every point of ``frame`` (the Segmenter's point policy);
+        ``cameras``: the views the run used."""
         header = frame.header
-        ids_kept = result.instance_mask()
-        ids = np.full(len(frame.points), -1, dtype=np.int32)
-        ids[keep] = ids_kept
+        ids = result.instance_mask().astype(np.int32)
         scores = np.zeros(len(frame.points), dtype=np.float32)
         for t in result.targets:
-            scores[keep[t.point_indices]] = np.maximum(scores[keep[t.point_indices]],
-                                                       t.point_scores)
+            scores[t.point_indices] = np.maximum(scores[t.point_indices], t.point_scores)
         hit = np.flatnonzero(ids >= 0)
         colors = frame.colors
         self.objects.publish(numpy_to_cloud(

@@ -1,72 +1,194 @@
-"""Every parameter of query3d_node, declared from one table.
+"""Every parameter of query3d_node: its type, valid values and meaning, declared from one
+table. The defaults live in one place only, ``config/query3d.yaml`` inside this package
+(what the launch file passes, and what the node reads when started without a params
+file); a test keeps the table and the file naming the same parameters.
 
-The table is the single source of names, defaults, descriptions and whether a value may
-change at run time; ``config/query3d.yaml`` repeats the defaults for users and a test
-keeps the two equal.
+Every value is checked before the node starts (``validate_all``): a wrong value stops it
+with one line naming the parameter, the value and the valid ones, instead of silently
+behaving like something else.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+DEFAULTS_FILE = Path(__file__).with_name("config") / "query3d.yaml"
+BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
+QOS = ("sensor_data", "reliable")
 
 
 @dataclass(frozen=True)
 class ParamSpec:
     name: str
-    default: Any
+    kind: type  # bool, int, float, str, or list (of floats)
     description: str
     dynamic: bool = False  # may be changed at run time with `ros2 param set`
+    choices: tuple[str, ...] = ()
+    low: float | None = None  # inclusive bounds
+    high: float | None = None
+    above: float | None = None  # exclusive lower bound (> above)
+    length: int | None = None  # lists: exact length
+
+    def valid(self) -> str:
+        """The valid values, in words."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.length is not None:
+            return f"a list of {self.length} finite numbers"
+        parts = []
+        if self.above is not None:
+            parts.append(f"> {self.above:g}")
+        if self.low is not None:
+            parts.append(f">= {self.low:g}")
+        if self.high is not None:
+            parts.append(f"<= {self.high:g}")
+        return (" and ".join(parts) or f"any {self.kind.__name__}")
+
+    def problem(self, value: Any) -> str | None:
+        """None if ``value`` is valid, else the one-line reason."""
+        bad = f"parameter {self.name!r}: {value!r} is not valid; expected {self.valid()}"
+        if self.kind is list:
+            if not isinstance(value, (list, tuple)) or len(value) != self.length or \
+                    not all(isinstance(v, (int, float)) and math.isfinite(v) for v in value):
+                return bad
+            return None
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, self.kind) or (self.kind is int and isinstance(value, bool)):
+            return (f"parameter {self.name!r}: {value!r} is a {type(value).__name__}, "
+                    f"expected a {self.kind.__name__} ({self.valid()})")
+        if self.choices and value not in self.choices:
+            return bad
+        if self.kind in (int, float):
+            if isinstance(value, float) and not math.isfinite(value):
+                return bad
+            if (self.low is not None and value < self.low) or \
+                    (self.high is not None and value > self.high) or \
+                    (self.above is not None and value <= self.above):
+                return bad
+        return None
+
+
+def _threshold(name: str, what: str) -> ParamSpec:
+    return ParamSpec(name, float, f"{what}; < 0 = the checkpoint's calibrated value",
+                     dynamic=True, low=-1.0, high=1.0)
+
+
+def _topic(name: str, what: str) -> ParamSpec:
+    return ParamSpec(name, str, what)
 
 
 PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("checkpoint", "", "checkpoint (.pt) or export folder; empty = bundled demo"),
-    ParamSpec("backend", "auto", "auto | torch | onnxruntime | tensorrt"),
-    ParamSpec("engine_cache_dir", "~/.cache/query3d/engines", "TensorRT engine cache folder"),
-    ParamSpec("trt_precision", "fp16", "fp16 | fp32 (TensorRT only)"),
-    ParamSpec("text_cache_size", 128, "number of cached command embeddings"),
-    ParamSpec("warm_up", True, "prepare the graph (ONNX export, engine build) at start-up, "
-              "so the first command is not slow"),
-    ParamSpec("num_threads", 0, "CPU threads for inference; 0 = library default"),
-    ParamSpec("score_threshold", -1.0, "a detection slot fires above this; < 0 = the "
-              "checkpoint's calibrated value", dynamic=True),
-    ParamSpec("mask_threshold", -1.0, "a point belongs to a target above this; < 0 = the "
-              "checkpoint's value", dynamic=True),
-    ParamSpec("min_target_points", 10, "targets with fewer points are dropped", dynamic=True),
-    ParamSpec("network_points", -1, "the network sees at most this many points, every point "
-              "is labelled; -1 = the checkpoint's training density, 0 = all"),
-    ParamSpec("max_points", 200000, "larger clouds are randomly subsampled", dynamic=True),
-    ParamSpec("mode", "once", "once: run per command; continuous: re-run on new frames",
-              dynamic=True),
-    ParamSpec("max_rate", 2.0, "Hz, upper bound of runs in continuous mode", dynamic=True),
-    ParamSpec("points_topic", "~/points", "input sensor_msgs/PointCloud2"),
-    ParamSpec("image_topic", "~/image", "input sensor_msgs/Image"),
-    ParamSpec("camera_info_topic", "~/camera_info", "input sensor_msgs/CameraInfo"),
-    ParamSpec("command_topic", "~/command", "input std_msgs/String command"),
-    ParamSpec("points_qos", "sensor_data", "sensor_data (best effort) | reliable"),
-    ParamSpec("image_qos", "sensor_data", "sensor_data (best effort) | reliable"),
-    ParamSpec("use_images", True, "pair clouds with images + camera_info when they arrive"),
-    ParamSpec("sync_slop", 0.05, "s, approximate-time pairing window", dynamic=True),
-    ParamSpec("image_wait", 0.5, "s a run waits for its cloud's camera image while a camera "
+    ParamSpec("checkpoint", str, "checkpoint (.pt) or export folder; empty = bundled demo"),
+    ParamSpec("backend", str, "torch answers at once; onnxruntime / tensorrt serve a "
+              "checkpoint with torch until its graph is exported (background) or built",
+              choices=BACKENDS),
+    ParamSpec("engine_cache_dir", str, "TensorRT engine cache folder"),
+    ParamSpec("onnx_cache_dir", str, "folder of the ONNX graphs exported from checkpoints"),
+    ParamSpec("trt_precision", str, "TensorRT precision", choices=("fp16", "fp32")),
+    ParamSpec("text_cache_size", int, "number of cached command embeddings", low=1),
+    ParamSpec("warm_up", bool, "run the network once at start-up (and start a due graph "
+              "export), so the first command pays no one-off cost"),
+    ParamSpec("num_threads", int, "CPU threads for inference; 0 = library default", low=0),
+    _threshold("score_threshold", "a detection slot fires above this"),
+    _threshold("mask_threshold", "a point belongs to a target above this"),
+    ParamSpec("min_target_points", int, "targets with fewer points are dropped", dynamic=True,
+              low=1),
+    ParamSpec("network_points", int, "the network sees at most this many points, every point "
+              "is labelled; -1 = the checkpoint's training density, 0 = all", low=-1),
+    ParamSpec("mode", str, "once: run per command; continuous: re-run on new frames",
+              dynamic=True, choices=("once", "continuous")),
+    ParamSpec("max_rate", float, "Hz, upper bound of runs in continuous mode", dynamic=True,
+              above=0.0),
+    _topic("points_topic", "input sensor_msgs/PointCloud2"),
+    _topic("image_topic", "input sensor_msgs/Image"),
+    _topic("camera_info_topic", "input sensor_msgs/CameraInfo"),
+    _topic("command_topic", "input std_msgs/String command"),
+    ParamSpec("points_qos", str, "sensor_data (best effort) | reliable", choices=QOS),
+    ParamSpec("image_qos", str, "sensor_data (best effort) | reliable", choices=QOS),
+    ParamSpec("use_images", bool, "pair clouds with images + camera_info when they arrive"),
+    ParamSpec("sync_slop", float, "s, approximate-time pairing window", dynamic=True,
+              above=0.0),
+    ParamSpec("image_wait", float, "s a run waits for its cloud's camera image while a camera "
               "publishes (images are larger and often arrive after their cloud); 0 = never",
-              dynamic=True),
-    ParamSpec("sync_queue_size", 10, "messages kept per input while pairing"),
-    ParamSpec("use_tf", True, "camera extrinsics from tf2 where installed"),
-    ParamSpec("camera_to_cloud", [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0],
-              "x y z qx qy qz qw of the camera optical frame in the cloud frame (no tf2)"),
-    ParamSpec("input_timeout", 2.0, "s without a cloud before diagnostics WARN", dynamic=True),
-    ParamSpec("objects_topic", "~/objects", "output PointCloud2 of target points"),
-    ParamSpec("mask_topic", "~/mask", "output PointCloud2 of the input with an instance field"),
-    ParamSpec("markers_topic", "~/markers", "output MarkerArray of boxes and labels"),
-    ParamSpec("mask_image_topic", "~/mask_image", "output instance-id image (camera view)"),
-    ParamSpec("debug_image_topic", "~/debug_image", "output camera image with masks drawn"),
-    ParamSpec("active_command_topic", "~/active_command", "output the command being served"),
-    ParamSpec("detections_topic", "~/detections", "output vision_msgs/Detection3DArray"),
-    ParamSpec("latency_topic", "~/latency", "output per-run latency in ms"),
-    ParamSpec("result_topic", "~/result", "output JSON summary per run (std_msgs/String)"),
-    ParamSpec("publish_debug_image", True, "draw and publish the debug image", dynamic=True),
-    ParamSpec("marker_lifetime", 0.0, "s, 0 = markers stay until replaced", dynamic=True),
-    ParamSpec("diagnostics_period", 1.0, "s between diagnostics messages"),
+              dynamic=True, low=0.0),
+    ParamSpec("sync_queue_size", int, "messages kept per input while pairing", low=1),
+    ParamSpec("use_tf", bool, "camera extrinsics from tf2 where installed"),
+    ParamSpec("camera_to_cloud", list, "x y z qx qy qz qw of the camera optical frame in the "
+              "cloud frame (no tf2)", length=7),
+    ParamSpec("input_timeout", float, "s without a cloud before diagnostics WARN",
+              dynamic=True, above=0.0),
+    _topic("objects_topic", "output PointCloud2 of target points"),
+    _topic("mask_topic", "output PointCloud2 of the input with an instance field"),
+    _topic("markers_topic", "output MarkerArray of boxes and labels"),
+    _topic("mask_image_topic", "output instance-id image (camera view)"),
+    _topic("debug_image_topic", "output camera image with masks drawn"),
+    _topic("active_command_topic", "output the command being served"),
+    _topic("detections_topic", "output vision_msgs/Detection3DArray"),
+    _topic("latency_topic", "output per-run latency in ms"),
+    _topic("result_topic", "output JSON summary per run (std_msgs/String)"),
+    ParamSpec("publish_debug_image", bool, "draw and publish the debug image", dynamic=True),
+    ParamSpec("marker_lifetime", float, "s, 0 = markers stay until replaced", dynamic=True,
+              low=0.0),
+    ParamSpec("diagnostics_period", float, "s between diagnostics messages", above=0.0),
 )
 
 BY_NAME = {p.name: p for p in PARAMS}
+
+
+class InvalidParameters(ValueError):
+    """One or more parameter values are not valid; the message has a line for each."""
+
+
+@lru_cache(maxsize=1)
+def defaults() -> dict[str, Any]:
+    """The default of every parameter, from ``config/query3d.yaml``."""
+    data = yaml.safe_load(DEFAULTS_FILE.read_text())
+    values = dict(data["/**"]["ros__parameters"])
+    missing = sorted(set(BY_NAME) - set(values))
+    unknown = sorted(set(values) - set(BY_NAME))
+    if missing or unknown:
+        raise InvalidParameters(f"{DEFAULTS_FILE}: missing {missing}, unknown {unknown}")
+    return values
+
+
+def validate_all(values: dict[str, Any]) -> None:
+    """Raise ``InvalidParameters`` listing every invalid value."""
+    problems = [p for name, value in values.items()
+                if name in BY_NAME and (p := BY_NAME[name].problem(value))]
+    if problems:
+        raise InvalidParameters("\n".join(problems))
+
+
+def descriptor(spec: ParamSpec) -> Any:
+    """The rcl_interfaces ParameterDescriptor: type, range and description, as
+    ``ros2 param describe`` shows them."""
+    from rcl_interfaces.msg import (
+        FloatingPointRange,
+        IntegerRange,
+        ParameterDescriptor,
+        ParameterType,
+    )
+
+    types = {bool: ParameterType.PARAMETER_BOOL, int: ParameterType.PARAMETER_INTEGER,
+             float: ParameterType.PARAMETER_DOUBLE, str: ParameterType.PARAMETER_STRING,
+             list: ParameterType.PARAMETER_DOUBLE_ARRAY}
+    out = ParameterDescriptor(description=spec.description, type=types[spec.kind],
+                              read_only=not spec.dynamic,
+                              additional_constraints=f"valid: {spec.valid()}")
+    low = spec.low if spec.low is not None else spec.above
+    if spec.kind is float and (low is not None or spec.high is not None):
+        out.floating_point_range = [FloatingPointRange(
+            from_value=float(low if low is not None else -1e300),
+            to_value=float(spec.high if spec.high is not None else 1e300), step=0.0)]
+    elif spec.kind is int and (spec.low is not None or spec.high is not None):
+        out.integer_range = [IntegerRange(
+            from_value=int(spec.low if spec.low is not None else -2**63),
+            to_value=int(spec.high if spec.high is not None else 2**63 - 1), step=1)]
+    return out

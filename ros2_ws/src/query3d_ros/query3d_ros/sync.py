@@ -1,4 +1,11 @@
-"""Approximate-time pairing of cloud, image and camera_info.
+"""Approximate-time pairing of cloud, image and camera_info: ``CloudCameraSync`` is the
+node's one synchroniser.
+
+An image and its camera_info are paired by stamp (``message_filters`` where installed,
+else ``ApproximateTimeSync``, the same rule); the finished camera views wait in a short
+history, and a cloud takes the view whose stamp is within ``slop`` of its own. Images are
+larger than clouds and often arrive after them, so the run of a cloud may wait (on a
+condition, not by polling) up to ``wait`` seconds for its view.
 
 ``message_filters.ApproximateTimeSynchronizer`` does this on robots that have it; pip
 installs do not, so ``ApproximateTimeSync`` reproduces its matching rule on plain
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -160,3 +168,39 @@ def make_synchronizer(
         for i, (msg_type, topic, qos) in enumerate(subscriptions)
     ]
     return Synchronizer(node, "internal", subs, sync)
+
+
+class CloudCameraSync:
+    """Clouds meet their optional camera view. ``add_view`` is called by the image +
+    camera_info synchroniser's callback; ``view_for`` by the inference thread. The
+    history is bounded (``history`` views); nothing else is shared between threads."""
+
+    def __init__(self, history: int = 10) -> None:
+        if history < 1:
+            raise ValueError(f"history must be >= 1, got {history}")
+        self._views: deque[tuple[int, Any]] = deque(maxlen=history)
+        self._arrived = threading.Condition()
+        self.last_view_at: float | None = None  # time.monotonic() of the newest view
+
+    def add_view(self, stamp: Any, view: Any, now: float) -> None:
+        with self._arrived:
+            self._views.append((stamp_to_ns(stamp), view))
+            self.last_view_at = now
+            self._arrived.notify_all()
+
+    def _nearest(self, stamp_ns: int, slop_ns: int) -> Any | None:
+        near = [(abs(s - stamp_ns), i) for i, (s, _) in enumerate(self._views)
+                if abs(s - stamp_ns) <= slop_ns]
+        return self._views[min(near)[1]][1] if near else None
+
+    def view_for(self, stamp: Any, slop: float, wait: float = 0.0) -> Any | None:
+        """The view within ``slop`` seconds of ``stamp`` (nearest first), waiting up to
+        ``wait`` seconds for it to arrive; None if there is none."""
+        stamp_ns, slop_ns = stamp_to_ns(stamp), int(round(slop * 1e9))
+        with self._arrived:
+            found = self._nearest(stamp_ns, slop_ns)
+            if found is None and wait > 0:
+                self._arrived.wait_for(
+                    lambda: self._nearest(stamp_ns, slop_ns) is not None, timeout=wait)
+                found = self._nearest(stamp_ns, slop_ns)
+            return found

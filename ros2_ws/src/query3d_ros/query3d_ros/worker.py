@@ -22,7 +22,6 @@ class Frame:
     header: Any  # std_msgs/Header of the cloud: every output carries it
     points: Any  # (N, 3) float32
     colors: Any = None  # (N, 3) float32 in [0, 1] or None
-    cameras: list = field(default_factory=list)  # CameraView-like objects with .image
     organized_shape: tuple[int, int] | None = None
     received: float = field(default_factory=time.monotonic)
     seq: int = 0
@@ -80,11 +79,6 @@ class InferenceWorker:
     @property
     def command(self) -> str | None:
         return self._command
-
-    def newest_frame(self) -> Frame | None:
-        """The frame a run would take now (a late camera image may complete it)."""
-        with self._cv:
-            return self._frame
 
     @property
     def has_frame(self) -> bool:

@@ -1,31 +1,67 @@
-"""The params YAML users edit and the node's declared parameters must agree, and the
-launch file must only pass parameters and remap topics the node knows."""
+"""The params YAML (the one home of the defaults) and the node's parameter table must
+agree, every value is checked against its spec before the node starts, and the launch
+file only passes parameters and remaps topics the node knows."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
 import yaml
 
-from query3d_ros.params import BY_NAME, PARAMS
+from query3d_ros.params import (
+    BY_NAME,
+    DEFAULTS_FILE,
+    PARAMS,
+    InvalidParameters,
+    defaults,
+    descriptor,
+    validate_all,
+)
 
 PKG = Path(__file__).resolve().parents[1]
 
 
-def test_yaml_defaults_equal_declared_defaults() -> None:
-    data = yaml.safe_load((PKG / "config" / "query3d.yaml").read_text())
+def test_the_yaml_holds_a_valid_default_for_every_declared_parameter() -> None:
+    data = yaml.safe_load(DEFAULTS_FILE.read_text())
     values = data["/**"]["ros__parameters"]
     assert set(values) == set(BY_NAME), set(values) ^ set(BY_NAME)
+    assert defaults() == values
+    validate_all(values)  # every default passes its own spec
     for spec in PARAMS:
-        assert values[spec.name] == spec.default, spec.name
         assert spec.description
+        assert descriptor(spec).description == spec.description
 
 
 def test_topic_parameters_are_private_names() -> None:
     for spec in PARAMS:
         if spec.name.endswith("_topic"):
-            assert spec.default.startswith("~/"), spec.name
+            assert defaults()[spec.name].startswith("~/"), spec.name
+
+
+@pytest.mark.parametrize(("name", "value", "words"), [
+    ("mode", "contnuous", ["'mode'", "'contnuous'", "one of once, continuous"]),
+    ("backend", "tensorflow", ["'backend'", "auto, torch, onnxruntime, tensorrt"]),
+    ("max_rate", 0.0, ["'max_rate'", "> 0"]),
+    ("score_threshold", 1.5, ["'score_threshold'", ">= -1 and <= 1"]),
+    ("min_target_points", 0, ["'min_target_points'", ">= 1"]),
+    ("sync_slop", float("nan"), ["'sync_slop'"]),
+    ("camera_to_cloud", [0.0, 0.0, 1.0], ["a list of 7 finite numbers"]),
+    ("warm_up", "yes", ["is a str, expected a bool"]),
+    ("text_cache_size", 2.5, ["is a float, expected a int"]),
+])
+def test_invalid_values_are_named_with_the_valid_ones(name, value, words) -> None:
+    problem = BY_NAME[name].problem(value)
+    assert problem is not None and all(w in problem for w in words), problem
+    with pytest.raises(InvalidParameters, match=name):
+        validate_all({**defaults(), name: value})
+
+
+def test_valid_values_pass() -> None:
+    for name, value in [("mode", "continuous"), ("max_rate", 10), ("score_threshold", -1.0),
+                        ("image_wait", 0.0), ("network_points", 0)]:
+        assert BY_NAME[name].problem(value) is None, name
 
 
 TREE = ast.parse((PKG / "launch" / "bringup.launch.py").read_text())
@@ -57,8 +93,8 @@ def test_launch_file_matches_setup_and_params() -> None:
     for key in overrides[0].keys:
         assert ast.literal_eval(key) in BY_NAME
     remapped = {ast.literal_eval(t.elts[0]) for t in kw["remappings"].elts}
-    inputs = {BY_NAME[n].default for n in ("points_topic", "image_topic",
-                                           "camera_info_topic", "command_topic")}
+    inputs = {defaults()[n] for n in ("points_topic", "image_topic",
+                                      "camera_info_topic", "command_topic")}
     assert remapped == inputs
     text = ast.unparse(TREE)
     for name in ("namespace", "params_file", "points", "image", "camera_info", "command",

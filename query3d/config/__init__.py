@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 
 import yaml
 
-from query3d.model.config import ModelConfig, RuntimeConfig
-from query3d.training.config import DataConfig, TrainConfig
+from query3d.config.model import DecisionConfig, LossConfig, ModelConfig
+from query3d.config.runtime import RuntimeConfig
+from query3d.config.training import AugmentConfig, DataConfig, TrainConfig
 
-PRESET_DIR = Path(__file__).resolve().parent / "presets"
+PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 T = TypeVar("T")
 
 
@@ -29,13 +30,25 @@ class ConfigError(ValueError):
 
 @dataclass
 class Config:
-    """The whole system: network, training, data and runtime sections."""
+    """The whole system, a section per concern: the network's architecture (``model``),
+    its training objective (``loss``), how outputs become answers (``decision``),
+    training, data and serving (``runtime``). Each part of the code receives only the
+    sections it uses."""
 
     preset: str = "small"
     model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    decision: DecisionConfig = field(default_factory=DecisionConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+
+__all__ = [
+    "AugmentConfig", "Config", "ConfigError", "DataConfig", "DecisionConfig", "LossConfig",
+    "ModelConfig", "RuntimeConfig", "TrainConfig", "config_from_dict", "from_dict",
+    "load_config", "preset_names", "to_dict", "upgrade_config_dict",
+]
 
 
 def preset_names() -> list[str]:
@@ -92,7 +105,10 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
             f"{where}: unknown key {unknown[0]!r}; valid keys are: {', '.join(names)}"
         )
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in data.items()}
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:  # a section's own check (e.g. a value outside its choices)
+        raise ConfigError(f"{where}: {exc}") from exc
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
@@ -153,9 +169,64 @@ def load_config(name_or_path: str | Path = "small", overrides: dict | None = Non
         )
     if overrides:
         data = _merge(data, overrides)
+    _refuse_moved_keys(data, str(name_or_path))
     return from_dict(Config, data)
+
+
+def _refuse_moved_keys(data: dict[str, Any], where: str) -> None:
+    """A YAML file written for the flat layout gets told where each key went."""
+    moved = [f"model.{old} is now {section}.{new}"
+             for section, keys in _LEGACY_MODEL_KEYS.items()
+             for old, new in keys.items() if old in data.get("model", {})]
+    if isinstance(data.get("data", {}).get("augment"), bool):
+        moved.append("data.augment is now a section: data.augment.enabled, "
+                     "data.augment.rotate_z, ...")
+    moved += [f"data.{k} is now data.augment.{k}" for k in _LEGACY_AUGMENT_KEYS
+              if k in data.get("data", {})]
+    if "max_points" in data.get("runtime", {}):
+        moved.append("runtime.max_points is gone: the Segmenter labels every point "
+                     "(runtime.network_points sets the network's density)")
+    if moved:
+        raise ConfigError(f"{where}: " + "; ".join(moved))
+
+
+# keys of the flat layout before the loss / decision / augment sections were split out
+_LEGACY_MODEL_KEYS = {
+    "loss": {"loss_alpha": "alpha", "loss_beta": "beta", "loss_gamma": "gamma",
+             "loss_delta": "delta", "dice_loss": "dice", "loss_smooth_l1_eps": "smooth_l1_eps",
+             "loss_noobj_weight": "noobj_weight", "loss_seed_weight": "seed_weight",
+             "loss_referred_weight": "referred_weight", "sce_log_zero": "sce_log_zero",
+             "class_weights": "class_weights",
+             **{f"match_cost_{k}": f"match_cost_{k}"
+                for k in ("referred", "class", "box", "mask", "dice")}},
+    "decision": {k: k for k in ("score_threshold", "mask_threshold", "dedup_iou")},
+}
+_LEGACY_AUGMENT_KEYS = ("rotate_z", "scale_range", "jitter_sigma", "color_jitter",
+                        "point_dropout", "crop_size", "view_dependent")
+
+
+def upgrade_config_dict(data: dict[str, Any]) -> dict[str, Any]:
+    """A config dict saved by an earlier query3d (one flat ``model`` section, augment
+    flags in ``data``, ``runtime.max_points``) in today's sections; today's dicts pass
+    through unchanged. Checkpoints and exported graphs made before the split still load."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    model = out.get("model", {})
+    for section, keys in _LEGACY_MODEL_KEYS.items():
+        for old, new in keys.items():
+            if old in model:
+                out.setdefault(section, {})[new] = model.pop(old)
+    data_section = out.get("data", {})
+    if isinstance(data_section.get("augment"), bool):
+        augment = {"enabled": data_section.pop("augment")}
+        for key in _LEGACY_AUGMENT_KEYS:
+            if key in data_section:
+                augment[key] = data_section.pop(key)
+        data_section["augment"] = augment
+    out.get("runtime", {}).pop("max_points", None)  # the Segmenter owns the point policy
+    return out
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:
-    """Rebuild a Config saved with ``to_dict`` (e.g. inside a checkpoint)."""
-    return from_dict(Config, data)
+    """Rebuild a Config saved with ``to_dict`` (e.g. inside a checkpoint or an ONNX
+    graph's metadata), from this or an earlier query3d."""
+    return from_dict(Config, upgrade_config_dict(data))

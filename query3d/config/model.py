@@ -1,4 +1,6 @@
-"""Network and runtime configuration sections (plain data, see ``query3d.config``)."""
+"""The network's sections: its architecture (``model``), what it is trained to minimise
+(``loss``: loss weights and Hungarian matching costs) and how its outputs become answers
+(``decision``). Plain data, see ``query3d.config``."""
 
 from __future__ import annotations
 
@@ -47,29 +49,34 @@ class ModelConfig:
     memory_capacity: int = 64
     memory_tau: float = 1.0
     memory_update_at_inference: bool = False
+    memory_update_score: float = 0.5  # a slot this confident writes at inference
     mask_margin: float = 0.05
     mask_refine_iters: int = 2
-    score_threshold: float = 0.5
     use_dcma: bool = True
     use_memory: bool = True
     dropout: float = 0.0
-    loss_alpha: float = 1.0  # Eq. 12-13 weights
-    loss_beta: float = 1.0
-    loss_gamma: float = 1.0
-    loss_delta: float = 1.0
-    dice_loss: bool = False
-    # --- network assembly, heads, matching and losses (issue 3) ---
+    # --- network assembly and heads ---
     arch: str = "mrcosmo"  # MODEL_REGISTRY name (query3d.model.mrcosmo)
     box_size_prior: float = 0.2  # metres: box size a fresh detection slot starts from
     mask_box_softness: float = 0.01  # metres: edge width of the soft "inside box" test
-    mask_threshold: float = 0.5  # point mask probability that counts as "in the mask"
-    dedup_iou: float = 0.5  # fired slots whose masks overlap more than this are one target
-    loss_smooth_l1_eps: float = 0.05  # epsilon of Eq. 15 (metres)
-    loss_noobj_weight: float = 0.1  # Eq. 16 weight of the "not referred" class
-    loss_seed_weight: float = 0.5  # auxiliary seed-relevance term (inside alpha)
+
+
+@dataclass
+class LossConfig:
+    """MR-COSMO Eq. 12-17 weights and the Hungarian matching costs that pair slots with
+    targets. Training reads it; a served network never does."""
+
+    alpha: float = 1.0  # Eq. 12-13 weights
+    beta: float = 1.0
+    gamma: float = 1.0
+    delta: float = 1.0
+    dice: bool = False
+    smooth_l1_eps: float = 0.05  # epsilon of Eq. 15 (metres)
+    noobj_weight: float = 0.1  # Eq. 16 weight of the "not referred" class
+    seed_weight: float = 0.5  # auxiliary seed-relevance term (inside alpha)
     # weight of the referred/not-referred term inside alpha. Eq. 16 normalised by the slot
     # count and with noobj 0.1 is ~0.1 in size, so the slot scores learn slowly; > 1 helps
-    loss_referred_weight: float = 1.0
+    referred_weight: float = 1.0
     sce_log_zero: float = -4.0  # log(0) clamp of the reverse CE in Eq. 14
     class_weights: list[float] = field(default_factory=list)  # Eq. 16 w_c; [] = uniform
     match_cost_referred: float = 2.0  # Hungarian matching cost weights
@@ -80,21 +87,10 @@ class ModelConfig:
 
 
 @dataclass
-class RuntimeConfig:
-    """How a trained network is served (``Segmenter``)."""
+class DecisionConfig:
+    """How raw outputs become answers: calibrated on validation data after training, and
+    the only part of a checkpoint's config a robot may change at run time."""
 
-    backend: str = "auto"  # auto | torch | onnxruntime | tensorrt
-    text_cache_size: int = 128
-    engine_cache_dir: str = "~/.cache/query3d/engines"
-    trt_precision: str = "fp16"
-    trt_min_points: int = 1000
-    trt_opt_points: int = 20000
-    trt_max_points: int = 200000
-    trt_workspace_mb: int = 2048
-    max_points: int = 200000
-    # the network sees at most this many points (uniform sample, as in training; see
-    # query3d.model.runtime.density); every input point still gets a label.
-    # -1 = the training density (data.max_points of the checkpoint's config); 0 = all
-    network_points: int = -1
-    onnx_cache_dir: str = "~/.cache/query3d/onnx"  # graphs exported from checkpoints on demand
-    intra_op_threads: int = 0  # onnxruntime intra-op threads; 0 = one per physical core
+    score_threshold: float = 0.5  # a detection slot fires above this referred probability
+    mask_threshold: float = 0.5  # point mask probability that counts as "in the mask"
+    dedup_iou: float = 0.5  # fired slots whose masks overlap more than this are one target

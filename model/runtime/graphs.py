@@ -1,0 +1,114 @@
+"""Exported graphs of a checkpoint: named by what they were made from, cached on disk,
+made in the background so a served checkpoint answers at once.
+
+A checkpoint served with onnxruntime or TensorRT needs its frame graph exported to ONNX
+first (about a minute per graph on 2 CPU cores). ``GraphExporter`` does that on its own
+thread; until a graph is ready the ``Segmenter`` runs the same weights with torch, and
+switches over when it is. ``query3d export`` writes the graphs ahead of time.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from query3d.model.deployment import Deployment
+from query3d.model.export.frame_graph import export_frame_graph
+from query3d.model.export.onnx_export import FORMAT_VERSION
+from query3d.model.mrcosmo import EXPORT_OUTPUTS
+
+log = logging.getLogger(__name__)
+GRAPH_FILES = {False: "frame.onnx", True: "frame_images.onnx"}
+
+
+def weights_key(config: dict, state: dict[str, torch.Tensor]) -> str:
+    """Hash of a network's config and weights: names the graphs exported from it.
+
+    Not the checkpoint file's hash: the file also carries optimiser and RNG state, so the
+    same weights saved twice would otherwise be exported twice.
+    """
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def graph_code_key() -> str:
+    """Hash of the network's source and the torch version: a graph cached by an older
+    build of the code (say, before an exact refactor of a layer) is re-exported, never
+    silently served."""
+    root = Path(__file__).resolve().parents[1]  # query3d.model
+    digest = hashlib.sha256(torch.__version__.encode())
+    for path in sorted(root.rglob("*.py")):
+        if "runtime" not in path.relative_to(root).parts:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
+class GraphExporter:
+    """The ONNX graphs of one checkpoint's network in a cache folder, exported once each,
+    on a background thread; ``on_ready(with_images, path)`` runs when one is written."""
+
+    def __init__(self, net: torch.nn.Module, deployment: Deployment, key: str,
+                 cache_dir: str | Path, example: Callable[[bool], dict[str, torch.Tensor]],
+                 on_ready: Callable[[bool, Path], None]) -> None:
+        self.net, self.deployment, self.example = net, deployment, example
+        self.folder = Path(cache_dir).expanduser()
+        self.key, self.on_ready = key, on_ready
+        self._threads: dict[bool, threading.Thread] = {}
+        self._lock = threading.Lock()
+        self.errors: dict[bool, BaseException] = {}
+
+    def path(self, with_images: bool) -> Path:
+        return self.folder / (f"{self.key}-{graph_code_key()}-v{FORMAT_VERSION}-"
+                              f"{GRAPH_FILES[with_images]}")
+
+    def cached(self, with_images: bool) -> Path | None:
+        path = self.path(with_images)
+        return path if path.is_file() else None
+
+    def start(self, with_images: bool) -> None:
+        """Begin exporting this graph unless it is cached, running or failed already."""
+        with self._lock:
+            if with_images in self._threads or with_images in self.errors:
+                return
+            thread = threading.Thread(target=self._export, args=(with_images,), daemon=True,
+                                      name=f"query3d-export-{GRAPH_FILES[with_images]}")
+            self._threads[with_images] = thread
+        thread.start()
+
+    def wait(self, with_images: bool, timeout: float | None = None) -> Path | None:
+        """For ``query3d export``, tests and benchmarks: the graph once written."""
+        thread = self._threads.get(with_images)
+        if thread is not None:
+            thread.join(timeout)
+        if with_images in self.errors:
+            raise self.errors[with_images]
+        return self.cached(with_images)
+
+    def _export(self, with_images: bool) -> None:
+        path = self.path(with_images)
+        try:
+            if not path.is_file():
+                log.info("exporting the %s graph to %s in the background (once per "
+                         "checkpoint); torch serves meanwhile",
+                         "camera" if with_images else "points-only", path)
+                # a private file name, renamed into place: a reader never sees half a graph
+                partial = path.with_name(f".{path.name}.{threading.get_ident()}.partial")
+                export_frame_graph(self.net, self.deployment, self.example(with_images),
+                                   partial, EXPORT_OUTPUTS)
+                partial.replace(path)
+            self.on_ready(with_images, path)
+        except Exception as exc:  # reported by the Segmenter; torch keeps serving
+            self.errors[with_images] = exc
+            log.warning("export of the %s graph failed, torch keeps serving: %s",
+                        "camera" if with_images else "points-only", exc)
