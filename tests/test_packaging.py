@@ -105,12 +105,13 @@ def _node_starts_from_install_space(install: Path, node_exe: Path) -> None:
     where = subprocess.run(
         [sys.executable, "-c", "import query3d_ros, query3d.model as m; "
          "print(query3d_ros.__file__); print(m.__file__)"],
-        env=env, capture_output=True, text=True, check=True).stdout.split()
+        # not from the repo root, whose query3d/ folder `python -c` would import first
+        env=env, capture_output=True, text=True, check=True, cwd=install).stdout.split()
     assert all(str(install) in path for path in where), where  # not the source tree's copy
     node = subprocess.Popen(
         [sys.executable, str(node_exe), "--ros-args", "-p", "backend:=torch",
          "-p", "warm_up:=false"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+        text=True, cwd=install)
     seen: list[str] = []
     reader = threading.Thread(target=lambda: seen.extend(node.stdout), daemon=True)
     reader.start()

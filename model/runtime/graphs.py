@@ -2,27 +2,30 @@
 made in the background so a served checkpoint answers at once.
 
 A checkpoint served with onnxruntime or TensorRT needs its frame graph exported to ONNX
-first (about a minute per graph on 2 CPU cores). ``GraphExporter`` does that on its own
-thread; until a graph is ready the ``Segmenter`` runs the same weights with torch, and
-switches over when it is. ``query3d export`` writes the graphs ahead of time.
+first (about a minute per graph on 2 CPU cores). ``GraphExporter`` does that in a child
+process at low priority (``torch.export`` traces with process-wide state, so tracing
+beside a serving thread in the same process breaks both); until a graph is ready the
+``Segmenter`` runs the same weights with torch, and switches over when it is.
+``query3d export`` writes the graphs ahead of time.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from query3d.model.deployment import Deployment
-from query3d.model.export.frame_graph import export_frame_graph
 from query3d.model.export.onnx_export import FORMAT_VERSION
-from query3d.model.mrcosmo import EXPORT_OUTPUTS
 
 log = logging.getLogger(__name__)
 GRAPH_FILES = {False: "frame.onnx", True: "frame_images.onnx"}
@@ -55,13 +58,12 @@ def graph_code_key() -> str:
 
 
 class GraphExporter:
-    """The ONNX graphs of one checkpoint's network in a cache folder, exported once each,
-    on a background thread; ``on_ready(with_images, path)`` runs when one is written."""
+    """The ONNX graphs of one checkpoint in a cache folder, exported once each, in the
+    background; ``on_ready(with_images, path)`` runs when one is written."""
 
-    def __init__(self, net: torch.nn.Module, deployment: Deployment, key: str,
-                 cache_dir: str | Path, example: Callable[[bool], dict[str, torch.Tensor]],
-                 on_ready: Callable[[bool, Path], None]) -> None:
-        self.net, self.deployment, self.example = net, deployment, example
+    def __init__(self, checkpoint: Path, key: str, cache_dir: str | Path,
+                 on_ready: Callable[[bool, Path], None], timeout_s: float = 3600.0) -> None:
+        self.checkpoint, self.timeout_s = Path(checkpoint), timeout_s
         self.folder = Path(cache_dir).expanduser()
         self.key, self.on_ready = key, on_ready
         self._threads: dict[bool, threading.Thread] = {}
@@ -103,12 +105,43 @@ class GraphExporter:
                          "checkpoint); torch serves meanwhile",
                          "camera" if with_images else "points-only", path)
                 # a private file name, renamed into place: a reader never sees half a graph
-                partial = path.with_name(f".{path.name}.{threading.get_ident()}.partial")
-                export_frame_graph(self.net, self.deployment, self.example(with_images),
-                                   partial, EXPORT_OUTPUTS)
+                self.folder.mkdir(parents=True, exist_ok=True)
+                partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+                command = [sys.executable, "-m", __name__, str(self.checkpoint),
+                           "--images" if with_images else "--points-only", str(partial)]
+                done = subprocess.run(command, capture_output=True, text=True,
+                                      timeout=self.timeout_s)
+                if done.returncode != 0 or not partial.is_file():
+                    tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+                    raise RuntimeError(f"export process exited {done.returncode}: "
+                                       + " | ".join(tail))
                 partial.replace(path)
             self.on_ready(with_images, path)
         except Exception as exc:  # reported by the Segmenter; torch keeps serving
             self.errors[with_images] = exc
             log.warning("export of the %s graph failed, torch keeps serving: %s",
                         "camera" if with_images else "points-only", exc)
+
+
+def _export_main(argv: list[str] | None = None) -> int:
+    """The child process: export one frame graph of a checkpoint to a file."""
+    parser = argparse.ArgumentParser(prog=f"python -m {__name__}")
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("variant", choices=["--images", "--points-only"])
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    os.nice(10)  # the serving process comes first
+    torch.set_num_threads(1)
+    from query3d.model.export.frame_graph import export_frame_graph
+    from query3d.model.mrcosmo import EXPORT_OUTPUTS
+    from query3d.model.runtime.segmenter import Segmenter
+
+    seg = Segmenter(args.checkpoint, backend="torch")
+    with_images = args.variant == "--images"
+    export_frame_graph(seg.net, seg.deployment, seg.example(with_images), args.out,
+                       EXPORT_OUTPUTS)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_export_main())

@@ -89,9 +89,8 @@ class Segmenter:
         self._lock = threading.Lock()  # the exporter thread installs graphs as they finish
         self.exporter: GraphExporter | None = None
         if self.net is not None and self.backend_name != "torch":
-            self.exporter = GraphExporter(self.net, self.deployment, self._weights_key,
-                                          self.runtime.onnx_cache_dir, self.example,
-                                          self._graph_ready)
+            self.exporter = GraphExporter(self.source, self._weights_key,
+                                          self.runtime.onnx_cache_dir, self._graph_ready)
 
     # ------------------------------------------------------------------ loading
     def _load_checkpoint(self, path: Path) -> None:

@@ -1,17 +1,8 @@
-"""Writing a synthetic split, byte-identically for the same seed (the reader of this
-format is ``query3d.data.readers.scene_folder``).
+"""Writing a synthetic split, byte-identically for the same seed. The on-disk format (and
+its reader, which the runtime side uses too) is ``query3d.data.readers.scene_folder``;
+the writer adds ``scene.json`` (kind, crop box) and ``camN_instance.png`` (uint16,
+instance + 1, 0 = none) for the generator's own checks.
 
-```
-DIR/<split>/meta.json                    generator options, class names, colours
-DIR/<split>/queries.json                 Multi3DRefer-like records, all scenes
-DIR/<split>/scenes/<scene_id>/cloud.npz  points f32 (N,3), colors u8 (N,3),
-                                         instance i32 (N,), semantic i32 (N,)
-                              objects.json   oriented boxes, colour, scene graph
-                              scene.json     kind and the box the cloud was cropped to
-                              cameras.json   K, T_world_cam, image size per camera
-                              camN_rgb.png, camN_depth.png (uint16 mm, 0 = none),
-                              camN_instance.png (uint16, instance + 1, 0 = none)
-```
 ``np.savez_compressed`` stamps the current time into its zip entries, so clouds are
 written through ``zipfile`` with a fixed timestamp instead.
 """
