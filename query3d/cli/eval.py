@@ -20,16 +20,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", default=None,
                    help="data kind (default: the checkpoint's data.kind); 'osd' scores the "
                    "real Kinect scans in DIR with the bundled 20 queries")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="skip the trivial baselines (nothing / every / largest / random "
+                   "object) that are otherwise scored on the same queries")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random-object baseline")
     add_json_option(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from query3d.training.evaluation.report import format_table
+    from query3d.training.evaluation.report import format_baselines, format_table
     from query3d.training.evaluation.run import run_evaluation
 
     summary = run_evaluation(args.checkpoint, args.data, args.split,
-                             max_samples=args.max_samples, device=args.device, kind=args.kind)
+                             max_samples=args.max_samples, device=args.device, kind=args.kind,
+                             baselines=not args.no_baselines, seed=args.seed)
     print(format_table(summary))
+    if "baselines" in summary:
+        print(format_baselines(summary, summary["baselines"]))
     write_json(args.json, summary)
     return 0

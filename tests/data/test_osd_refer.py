@@ -55,3 +55,62 @@ def test_spatial_queries_hold_in_the_levelled_frame(osd: OSDReferDataset) -> Non
 def test_missing_scans_fail_clearly(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="learn0"):
         OSDReferDataset(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def mosd_root() -> Path:
+    shared = Path(os.environ.get("QUERY3D_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+    root = shared / "data" / "mosd-learn"
+    if not root.is_dir():
+        pytest.skip(f"{root} is absent (project-internal data)")
+    return root
+
+
+def test_mosd_queries_cover_every_scan_and_split_by_scan(mosd_root: Path) -> None:
+    import json
+
+    from query3d.training.data.readers.osd_refer import MOSD_OBJECTS, MOSD_QUERIES
+
+    records = json.loads(MOSD_QUERIES.read_text())
+    assert len(records) >= 150
+    assert {r["scan"] for r in records} == {f"learn{i}" for i in range(45)}
+    split_of: dict[str, set] = {}
+    for r in records:
+        split_of.setdefault(r["scan"], set()).add(r["split"])
+        n = len(r["object_ids"])
+        assert (r["eval_type"], min(n, 2)) in {("zt", 0), ("st", 1), ("mt", 2)}, r
+    assert all(len(s) == 1 for s in split_of.values())  # a scan is in one split only
+    assert {r["kind"] for r in records} >= {"referring", "size", "shape", "position",
+                                           "relation", "instruction", "multi", "zero"}
+    objects = json.loads(MOSD_OBJECTS.read_text())
+    assert set(objects) == set(split_of)
+    train = OSDReferDataset(mosd_root, MOSD_QUERIES, max_points=20000, split="train")
+    val = OSDReferDataset(mosd_root, MOSD_QUERIES, max_points=20000, split="val")
+    assert len(train) + len(val) == len(records) and len(val) >= 40
+    for data in (train, val):
+        for i in range(len(data)):
+            sample = data[i]
+            present = set(np.unique(sample.scene.instance[sample.scene.instance >= 0]).tolist())
+            assert set(sample.query.object_ids) <= present, (sample.query.text, present)
+            assert {int(k) for k in objects[data.records[i]["scan"]]} == present
+    with pytest.raises(ValueError, match="no split 'test'"):
+        OSDReferDataset(mosd_root, MOSD_QUERIES, split="test")
+
+
+def test_mosd_left_and_right_hold_in_the_levelled_frame(mosd_root: Path) -> None:
+    from query3d.training.data.readers.osd_refer import MOSD_QUERIES
+
+    data = OSDReferDataset(mosd_root, MOSD_QUERIES, max_points=20000)
+    checked = 0
+    for i, r in enumerate(data.records):
+        text, scan = r["description"], int(r["scan"].removeprefix("learn"))
+        # "the box on the left" where every object is a box (learn 0-16), "the object ..."
+        if not ((text.startswith("the box on the") and scan <= 16)
+                or text.startswith("the object on the")) or not text.endswith(("left", "right")):
+            continue
+        sample = data[i]
+        cents = _centroids(sample)
+        side = max if text.endswith("left") else min  # +y = image-left
+        assert side(cents, key=lambda k: cents[k][1]) == sample.query.object_ids[0], text
+        checked += 1
+    assert checked >= 3

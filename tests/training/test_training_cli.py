@@ -69,7 +69,12 @@ def test_eval_json_and_table(setup: dict, capsys: pytest.CaptureFixture[str]) ->
                  str(setup["data"]), "--split", "val", "--json", str(out)]) == 0
     table = capsys.readouterr().out
     assert "miou" in table and "single-target" in table and "per category" in table
+    assert "baseline: every object" in table and "margin over the best baseline" in table
     result = json.loads(out.read_text())
+    # the trivial baselines were scored on the very same queries
+    assert set(result["baselines"]) == {"nothing", "every_object", "largest_object",
+                                        "random_object"}
+    assert all(b["count"] == result["count"] for b in result["baselines"].values())
     assert result["count"] == 8 and result["split"] == "val"
     for key in ("miou", "acc@0.25", "acc@0.5", "box_acc@0.25", "box_acc@0.5", "box_f1@0.5"):
         assert 0.0 <= result[key] <= 1.0, key

@@ -7,7 +7,7 @@ TensorRT runtime), so one definition of the numbers serves training-time validat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tqdm import tqdm
@@ -53,25 +53,40 @@ def evaluate(
     ctx: DistContext = DistContext(),
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Summary of ``ReferringMetrics`` over ``dataset`` (or its first ``max_samples``).
+    """Summary of ``ReferringMetrics`` over ``dataset`` (or its first ``max_samples``)."""
+    return evaluate_all({"model": predict}, dataset, max_samples, ctx, progress)["model"]
+
+
+def evaluate_all(
+    predictors: Mapping[str, Predictor],
+    dataset: Sequence[Sample],
+    max_samples: int = 0,
+    ctx: DistContext = DistContext(),
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """One summary per predictor, all scored on the same samples, each loaded once.
 
     Each rank scores indices ``rank::world_size``; the per-sample records are gathered so
-    every rank returns the same summary of the whole split.
+    every rank returns the same summaries of the whole split.
     """
     count = len(dataset) if max_samples <= 0 else min(max_samples, len(dataset))
     if count == 0:
         raise ValueError("evaluation split is empty")
     mine = range(ctx.rank, count, ctx.world_size)
-    metrics = ReferringMetrics()
+    metrics = {name: ReferringMetrics() for name in predictors}
     for index in tqdm(mine, desc="eval", leave=False, disable=not (progress and ctx.is_main),
                       dynamic_ncols=True):
         sample = dataset[index]
-        score_sample(metrics, sample, predict(sample))
-    merged = ReferringMetrics()
-    for records in gather_objects(metrics.records):
-        merged.merge(records)
-    merged.records.sort(key=lambda r: r.sample_id)
-    return merged.summary()
+        for name, predict in predictors.items():
+            score_sample(metrics[name], sample, predict(sample))
+    out = {}
+    for name, own in metrics.items():
+        merged = ReferringMetrics()
+        for records in gather_objects(own.records):
+            merged.merge(records)
+        merged.records.sort(key=lambda r: r.sample_id)
+        out[name] = merged.summary()
+    return out
 
 
 def flat_metrics(summary: dict[str, Any]) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""The printed table of ``query3d eval``: overall, per split, per kind, per category."""
+"""The printed table of ``query3d eval``: overall, per split, per kind, per category, and
+the trivial baselines on the same queries beside the overall numbers."""
 
 from __future__ import annotations
 
@@ -36,4 +37,25 @@ def format_table(summary: dict[str, Any]) -> str:
         if items:
             lines.append(f"-- per {title}")
             lines.extend(_row(name, numbers) for name, numbers in items.items())
+    return "\n".join(lines)
+
+
+BASELINE_COLUMNS = ("miou", "acc@0.25", "acc@0.5", "zero_target_accuracy", "box_acc@0.25")
+
+
+def format_baselines(summary: dict[str, Any], baselines: dict[str, dict[str, Any]]) -> str:
+    """The network beside each trivial baseline, and its margin over the best of them."""
+    head = f"{'':<24}" + "".join(f"{c.replace('zero_target_accuracy', 'zero-target'):>14}"
+                                 for c in BASELINE_COLUMNS)
+    def row(name: str, numbers: dict[str, Any]) -> str:
+        cells = [numbers.get(k) for k in BASELINE_COLUMNS]
+        return f"{name:<24}" + "".join(f"{'-':>14}" if v is None else f"{100 * v:>14.1f}"
+                                       for v in cells)
+    lines = ["-- against trivial baselines (same queries)", head, row("this model", summary)]
+    lines += [row(f"baseline: {name.replace('_', ' ')}", numbers)
+              for name, numbers in baselines.items()]
+    best = max(baselines.items(), key=lambda kv: kv[1].get("miou", 0.0))
+    margin = summary.get("miou", 0.0) - best[1].get("miou", 0.0)
+    lines.append(f"mIoU margin over the best baseline ({best[0].replace('_', ' ')}): "
+                 f"{100 * margin:+.1f} points")
     return "\n".join(lines)

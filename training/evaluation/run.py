@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from query3d.model.checkpoint import load_model
-from query3d.training.evaluation.evaluate import evaluate
+from query3d.training.evaluation.baselines import baseline_predictors
+from query3d.training.evaluation.evaluate import evaluate_all
 from query3d.training.evaluation.predict import ModelPredictor
 from query3d.training.trainer.data import open_split
 from query3d.training.trainer.distributed import cleanup_distributed, init_distributed
@@ -15,16 +16,24 @@ from query3d.training.trainer.distributed import cleanup_distributed, init_distr
 
 def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
                    max_samples: int = 0, device: str = "auto",
-                   kind: str | None = None) -> dict[str, Any]:
-    """The summary of ``ReferringMetrics`` plus where it came from and how long it took."""
+                   kind: str | None = None, baselines: bool = True,
+                   seed: int = 0) -> dict[str, Any]:
+    """The summary of ``ReferringMetrics`` plus where it came from and how long it took;
+    with ``baselines``, the trivial baselines' summaries on the same samples under
+    ``summary["baselines"]``."""
     ctx = init_distributed(device)
     try:
         model, cfg = load_model(checkpoint, ctx.device)
         kind = kind or cfg.data.kind
         samples = open_split(kind, data, split, cfg.data.max_points)
         start = time.perf_counter()
-        predictor = ModelPredictor(model, cfg.model, cfg.decision)
-        summary = evaluate(predictor, samples, max_samples, ctx)
+        predictors = {"model": ModelPredictor(model, cfg.model, cfg.decision)}
+        if baselines:
+            predictors.update(baseline_predictors(seed))
+        summaries = evaluate_all(predictors, samples, max_samples, ctx)
+        summary = summaries.pop("model")
+        if baselines:
+            summary["baselines"] = summaries
         summary.update(checkpoint=str(checkpoint), data=str(data), split=split,
                        data_kind=kind, preset=cfg.preset,
                        wall_s=time.perf_counter() - start)

@@ -60,8 +60,13 @@ def open_split(kind: str, root: str | Path, split: str, max_points: int = 0
         from query3d.training.data.readers.osd_refer import OSDReferDataset
 
         return OSDReferDataset(root, max_points=max_points)
+    if kind == "mosd":  # 45 real scans, 237 written queries, split by scan (train / val)
+        from query3d.training.data.readers.osd_refer import MOSD_QUERIES, OSDReferDataset
+
+        return OSDReferDataset(root, MOSD_QUERIES, max_points=max_points, split=split)
     raise ValueError(f"data.kind {kind!r} cannot be trained on; choose one of "
-                     f"{', '.join(SYNTHETIC_KINDS + REFER_KINDS)} (or osd for evaluation)")
+                     f"{', '.join(SYNTHETIC_KINDS + REFER_KINDS + ('mosd',))} (or osd for "
+                     "evaluation)")
 
 
 @dataclass

@@ -1,9 +1,13 @@
 """Referring queries on the real OSD Kinect scans: the project's sim-to-real check.
 
 The 20 queries in ``osd_queries.json`` were written by looking at the eight
-``osd-learn`` scans (ids are the reader's instance ids, ``label // 10``). Scans are
-levelled into the z-up table frame with image-left = +y, the synthetic benchmark's
-convention, so "left" and "nearest to the camera" mean the same in both.
+``osd-learn`` scans; the 237 in ``mosd_queries.json`` by looking at all 45 mOSD learn
+scans (every kind: colour, size, shape, position, relation, instruction, multi- and
+zero-target), split by scan into ``train`` (34 scans) and ``val`` (11 scans). Ids are the
+reader's instance ids, ``label // 10``. Scans are levelled into the z-up table frame with
+image-left = +y, the synthetic benchmark's convention, so "left" and "nearest to the
+camera" mean the same in both. ``mosd_objects.json`` names each object's category and
+colour (for open-vocabulary labels).
 """
 
 from __future__ import annotations
@@ -18,15 +22,22 @@ from query3d.training.data.augment import take_points
 from query3d.training.data.readers.osd import read_osd
 
 QUERIES = Path(__file__).with_name("osd_queries.json")
+MOSD_QUERIES = Path(__file__).with_name("mosd_queries.json")
+MOSD_OBJECTS = Path(__file__).with_name("mosd_objects.json")
 
 
 class OSDReferDataset(Sequence[Sample]):
     """``Sample``s of the OSD scans under ``root`` with the bundled (or given) queries."""
 
     def __init__(self, root: str | Path, queries: str | Path = QUERIES,
-                 max_points: int = 0) -> None:
+                 max_points: int = 0, split: str | None = None) -> None:
         self.root = Path(root)
         self.records = json.loads(Path(queries).read_text())
+        if split is not None:
+            splits = sorted({r.get("split", "") for r in self.records})
+            if split not in splits:
+                raise ValueError(f"{queries}: no split {split!r} (has {', '.join(splits)})")
+            self.records = [r for r in self.records if r.get("split") == split]
         missing = sorted({r["scan"] for r in self.records
                           if not (self.root / f"{r['scan']}.pcd").is_file()})
         if missing:
@@ -49,6 +60,6 @@ class OSDReferDataset(Sequence[Sample]):
 
     def __getitem__(self, index: int) -> Sample:  # type: ignore[override]
         r = self.records[index]
-        query = Query(r["description"], list(r["object_ids"]), str(index), r["eval_type"],
-                      r["kind"])
+        query = Query(r["description"], list(r["object_ids"]), f"{r['scan']}/{index}",
+                      r["eval_type"], r["kind"])
         return Sample(self.scene(r["scan"]), query)
