@@ -107,8 +107,8 @@ class GraphExporter:
                 # a private file name, renamed into place: a reader never sees half a graph
                 self.folder.mkdir(parents=True, exist_ok=True)
                 partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-                command = [sys.executable, "-m", __name__, str(self.checkpoint),
-                           "--images" if with_images else "--points-only", str(partial)]
+                command = [sys.executable, "-m", __name__, str(self.checkpoint), str(partial),
+                           "--parent", str(os.getpid()), *(["--images"] if with_images else [])]
                 done = subprocess.run(command, capture_output=True, text=True,
                                       timeout=self.timeout_s)
                 if done.returncode != 0 or not partial.is_file():
@@ -123,13 +123,23 @@ class GraphExporter:
                         "camera" if with_images else "points-only", exc)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A node that stops (SIGINT, crash) must not leave its export running."""
+    while os.getppid() == parent:
+        threading.Event().wait(1.0)
+    os._exit(3)
+
+
 def _export_main(argv: list[str] | None = None) -> int:
     """The child process: export one frame graph of a checkpoint to a file."""
     parser = argparse.ArgumentParser(prog=f"python -m {__name__}")
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("variant", choices=["--images", "--points-only"])
     parser.add_argument("out", type=Path)
+    parser.add_argument("--images", action="store_true", help="the camera-image graph")
+    parser.add_argument("--parent", type=int, default=0, help="exit when this process ends")
     args = parser.parse_args(argv)
+    if args.parent:
+        threading.Thread(target=_exit_with_parent, args=(args.parent,), daemon=True).start()
     os.nice(10)  # the serving process comes first
     torch.set_num_threads(1)
     from query3d.model.export.frame_graph import export_frame_graph
@@ -137,7 +147,7 @@ def _export_main(argv: list[str] | None = None) -> int:
     from query3d.model.runtime.segmenter import Segmenter
 
     seg = Segmenter(args.checkpoint, backend="torch")
-    with_images = args.variant == "--images"
+    with_images = args.images
     export_frame_graph(seg.net, seg.deployment, seg.example(with_images), args.out,
                        EXPORT_OUTPUTS)
     return 0
