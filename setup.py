@@ -35,6 +35,7 @@ CORE = [
     "pypcd4>=1.5",
     "python-neo-lzf>=0.3",  # LZF of binary_compressed PCD (module lzf)
     "shapely>=2.0",
+    "scikit-learn>=1.4",  # superpoints: Ward clustering on a kNN graph of voxels
 ]
 ROS = [
     "ros-rclpy",
@@ -49,8 +50,8 @@ ROS = [
     "colcon-common-extensions",
 ]
 GPU = ["mamba-ssm>=2.2", "tensorrt>=10.0"]
-# plyfile (GPL) and scikit-learn only cross-check our own readers and metrics in tests
-DEV = ["pytest>=8.0", "ruff>=0.6", "plyfile>=1.0", "scikit-learn>=1.4"]
+# plyfile (GPL) only cross-checks our own PLY reader in tests
+DEV = ["pytest>=8.0", "ruff>=0.6", "plyfile>=1.0"]
 
 setup(
     name="query3d",

@@ -23,7 +23,12 @@ from query3d.model.encoders import (
     TextFeatures,
     gather_pixel_features,
 )
-from query3d.model.heads import DetectionHead, LanguageGuidedSelection, MaskHead
+from query3d.model.heads import (
+    DetectionHead,
+    LanguageGuidedSelection,
+    MaskHead,
+    SuperpointPooling,
+)
 from query3d.model.losses import MemoryItems
 from query3d.model.memory import MemoryRecall
 from query3d.model.preprocess import FrameInputs
@@ -68,6 +73,8 @@ class MRCosmo(nn.Module):
         self.memory = MemoryRecall(d, cfg.heads, cfg.memory_capacity, cfg.memory_tau,
                                    use_banks=cfg.use_memory)
         self.mask_head = MaskHead(d, cfg.mask_margin, cfg.mask_box_softness, cfg.mask_refine_iters)
+        self.superpoints = (SuperpointPooling(d, d if cfg.use_images else 0)
+                            if cfg.use_superpoints else None)
         if text_encoder is True:
             text_encoder = TextEncoder(cfg)
         elif text_encoder is False:
@@ -128,9 +135,10 @@ class MRCosmo(nn.Module):
         if not _tracing():
             validate_inputs(frame, text, self.cfg)
         feats = self.cloud(frame)
+        evidence = self._image_evidence(frame)
         aligned = self.dcma(feats.point, frame.knn, feats.voxel[0], frame.kmap,
                             frame.voxel_members[0], frame.point2voxel[0], text.pooled[:1],
-                            self._image_evidence(frame))
+                            evidence)
         tokens = self.text_proj(text.tokens[0])
         text_bias = torch.where(text.mask[0], 0.0, float("-inf")).to(tokens.dtype)[None]
         text_vec = self.text_proj(text.pooled[:1])
@@ -138,12 +146,26 @@ class MRCosmo(nn.Module):
                   zip(frame.voxel_members, frame.point2voxel, frame.voxel_center)]
         x, scale_tokens, scale_pos = self.encoder(self.fuse(aligned.f_align), scales, tokens,
                                                   text_bias, feats.voxel)
-        sel = self.selection(x, frame.xyz, self._seeds(frame.seeds), tokens, text_bias)
+        if self.superpoints is not None:  # slots and masks over superpoints
+            sp = self.superpoints(x, frame.xyz, frame.rgb, frame.superpoint_members,
+                                  *((evidence.point_feat, evidence.point_visible)
+                                    if evidence is not None else (None, None)))
+            units, unit_xyz = sp.tokens, sp.center
+            candidates = torch.arange(units.shape[0], device=units.device)
+        else:  # slots from FPS seed points, masks over points
+            units, unit_xyz, candidates = x, frame.xyz, self._seeds(frame.seeds)
+        sel = self.selection(units, unit_xyz, candidates, tokens, text_bias)
         queries = self.decoder(sel.queries, sel.anchors, tokens, text_bias, scale_tokens,
                                scale_pos)
         out = self.detection(queries, sel.anchors, text_vec)
-        out.update(self.mask_head(x, frame.xyz, queries, out, text_vec, self.memory))
-        out.update(seed_logits=sel.seed_logits, seed_points=sel.seed_points, point_feat=x,
+        masks = self.mask_head(units, unit_xyz, queries, out, text_vec, self.memory)
+        seed_points = sel.seed_points
+        if self.superpoints is not None:  # a superpoint's logit is each of its points'
+            masks["mask_logits_passes"] = masks["mask_logits_passes"][..., frame.superpoint]
+            masks["mask_logits"] = masks["mask_logits"][:, frame.superpoint]
+            seed_points = sp.seed_points
+        out.update(masks)
+        out.update(seed_logits=sel.seed_logits, seed_points=seed_points, point_feat=x,
                    memory_text=text_vec)
         if aligned.text_emb is not None:
             out["text_emb"] = aligned.text_emb

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from query3d.config import DecisionConfig
+from query3d.model.boxes import fit_upright_box
 from query3d.model.output import QueryResult, TargetResult
 
 REQUIRED = ("box_center", "box_size", "box_yaw", "ref_logit", "class_logits", "mask_logits")
@@ -56,6 +57,7 @@ def decode(
     if missing:
         raise ValueError(f"network output is missing {missing}")
     origin, n = _frame_origin_and_size(frame)
+    xyz = _numpy(frame["xyz"] if isinstance(frame, Mapping) else frame.xyz).astype(np.float64)
     scores = _sigmoid(_numpy(raw["ref_logit"]).astype(np.float64))
     mask_logits = _numpy(raw["mask_logits"])
     if mask_logits.shape != (scores.shape[0], n):
@@ -76,13 +78,18 @@ def decode(
             continue
         kept.append(index)
         label = class_names[int(classes[k])] if int(classes[k]) < len(class_names) else ""
+        center, size, yaw = centers[k].astype(np.float64), sizes[k].astype(np.float64), \
+            float(yaws[k])
+        fitted = fit_upright_box(xyz[index]) if cfg.box_from_mask else None
+        if fitted is not None:  # the published box is the mask's, the head's is coarse
+            center, size, yaw = fitted
         targets.append(TargetResult(
             target_id=len(targets),
             point_indices=index,
             point_scores=prob[index].astype(np.float32),
-            box_center=(centers[k].astype(np.float64) + origin),
-            box_size=sizes[k].astype(np.float64),
-            box_yaw=float(yaws[k]),
+            box_center=center + origin,
+            box_size=size,
+            box_yaw=yaw,
             score=float(scores[k]),
             label=label,
         ))

@@ -59,6 +59,16 @@ def validate_frame(frame: FrameInputs, cfg: ModelConfig) -> None:
     if frame.seeds.numel() == 0:
         raise ValueError("frame has no FPS seeds")
     _index_range("seeds", frame.seeds, n - 1)
+    if cfg.use_superpoints:
+        if frame.superpoint is None or frame.superpoint_members is None:
+            raise ValueError("the model works on superpoints but the frame has none "
+                             "(prepare_frame with this model's config computes them)")
+        count = frame.superpoint_members.shape[0]
+        _rows("superpoint", frame.superpoint, n)
+        _index_range("superpoint", frame.superpoint, count - 1)
+        _index_range("superpoint_members", frame.superpoint_members, n)
+        if count == 0 or bool((frame.superpoint_members[:, 0] >= n).any()):
+            raise ValueError("frame has a superpoint without member points")
     if frame.images is not None:
         if frame.pix_uv is None or frame.pix_valid is None:
             raise ValueError("frame has images but no pix_uv / pix_valid correspondences")

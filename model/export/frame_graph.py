@@ -27,8 +27,9 @@ from query3d.model.preprocess import FrameInputs
 TEXT_INPUTS = ("text_tokens", "text_mask", "text_pooled")
 
 
-def frame_graph_input_names(num_scales: int, with_images: bool) -> list[str]:
-    return FrameInputs.tensor_names(num_scales, with_images) + list(TEXT_INPUTS)
+def frame_graph_input_names(num_scales: int, with_images: bool,
+                            with_superpoints: bool = False) -> list[str]:
+    return FrameInputs.tensor_names(num_scales, with_images, with_superpoints) + list(TEXT_INPUTS)
 
 
 def frame_dynamic_axes(names: Sequence[str]) -> dict[str, dict[int, str]]:
@@ -48,6 +49,8 @@ def frame_dynamic_axes(names: Sequence[str]) -> dict[str, dict[int, str]]:
         "images": {0: "C"},
         "pix_uv": {0: "N", 1: "C"},
         "pix_valid": {0: "N", 1: "C"},
+        "superpoint": {0: "N"},
+        "superpoint_members": {0: "S"},
         "text_tokens": {1: "T"},
         "text_mask": {1: "T"},
         "text_pooled": {},

@@ -43,12 +43,18 @@ class LanguageGuidedSelection(nn.Module):
         text: torch.Tensor,
         text_bias: torch.Tensor,
     ) -> SelectedQueries:
-        """seeds: (S,) point indices, S >= K (the caller repeats seeds of tiny clouds)."""
+        """seeds: (S,) indices of the candidates in ``point_feat`` / ``xyz`` (points, or
+        superpoints). With fewer than K candidates, slots repeat the best ones."""
         anchors_all = xyz[seeds]
         cand = point_feat[seeds] + self.position(anchors_all)
         cand = self.ffn(self.text_attn(cand, text, text_bias))
         seed_logits = self.score(cand).squeeze(-1)
-        selected = torch.topk(seed_logits, self.num_queries).indices
+        # K entries always exist: padding scores far below any real one, standing for the
+        # first candidate, picked only when the candidates run out (a tiny cloud)
+        padded = torch.cat([seed_logits, seed_logits.new_full((self.num_queries,), -1e4)])
+        order = torch.cumsum(torch.ones_like(seed_logits, dtype=torch.long), 0) - 1
+        index = torch.cat([order, order.new_zeros(self.num_queries)])
+        selected = index[torch.topk(padded, self.num_queries).indices]
         return SelectedQueries(
             queries=cand[selected],
             anchors=anchors_all[selected],

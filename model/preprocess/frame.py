@@ -19,7 +19,8 @@ from .cameras import camera_correspondences
 from .inputs import FrameInputs
 from .neighbors import knn_indices
 from .sampling import farthest_point_sampling
-from .voxels import submanifold_kernel_map, voxelize
+from .superpoints import compute_superpoints
+from .voxels import point_hash, submanifold_kernel_map, voxelize
 from .windows import window_groups
 
 
@@ -123,6 +124,10 @@ def prepare_frame(points: Any, colors: Any | None = None, cfg: ModelConfig | Non
         win_groups_shifted=groups_shifted, win_inverse_shifted=inverse_shifted,
         seeds=farthest_point_sampling(xyz, cfg.num_seeds),
     )
+    if cfg.use_superpoints:
+        frame.superpoint, frame.superpoint_members = compute_superpoints(
+            rgb, scales[0].point2voxel, scales[0].center, cfg.voxels_per_superpoint,
+            cfg.superpoint_member_cap, point_hash(torch.cat([xyz, rgb], dim=1)))
     if cameras and cfg.use_images:
         imgs, pix_uv, pix_valid = camera_correspondences(
             raw, cameras, images, tuple(cfg.image_size), cfg.image_depth_tolerance)

@@ -18,6 +18,7 @@ import torch
 
 PER_SCALE_FIELDS = ("voxel_coords", "voxel_center", "point2voxel", "voxel_members")
 IMAGE_FIELDS = ("images", "pix_uv", "pix_valid")
+SUPERPOINT_FIELDS = ("superpoint", "superpoint_members")
 
 
 @dataclass
@@ -41,6 +42,8 @@ class FrameInputs:
     images: torch.Tensor | None = None  # (C, 3, H, W) float32, ImageNet-normalised
     pix_uv: torch.Tensor | None = None  # (N, C, 2) float32 in [-1, 1] (grid_sample x, y)
     pix_valid: torch.Tensor | None = None  # (N, C) bool: in view, in front, not occluded
+    superpoint: torch.Tensor | None = None  # (N,) int64 superpoint of every point
+    superpoint_members: torch.Tensor | None = None  # (S, M) int64 member points, pad N
 
     @property
     def num_points(self) -> int:
@@ -54,8 +57,13 @@ class FrameInputs:
     def has_images(self) -> bool:
         return self.images is not None
 
+    @property
+    def has_superpoints(self) -> bool:
+        return self.superpoint is not None
+
     @staticmethod
-    def tensor_names(num_scales: int, with_images: bool) -> list[str]:
+    def tensor_names(num_scales: int, with_images: bool,
+                     with_superpoints: bool = False) -> list[str]:
         """The flat, ordered input names of a frame graph (ONNX ``input_names``)."""
         names: list[str] = []
         for f in fields(FrameInputs):
@@ -64,12 +72,15 @@ class FrameInputs:
             elif f.name in IMAGE_FIELDS:
                 if with_images:
                     names.append(f.name)
+            elif f.name in SUPERPOINT_FIELDS:
+                if with_superpoints:
+                    names.append(f.name)
             else:
                 names.append(f.name)
         return names
 
     def names(self) -> list[str]:
-        return self.tensor_names(self.num_scales, self.has_images)
+        return self.tensor_names(self.num_scales, self.has_images, self.has_superpoints)
 
     def as_dict(self) -> dict[str, torch.Tensor]:
         """Flat name -> tensor, in ``names()`` order."""
@@ -88,7 +99,7 @@ class FrameInputs:
         num_scales = sum(1 for n in tensors if n.startswith("voxel_coords_"))
         if num_scales == 0:
             raise ValueError("frame tensors have no voxel_coords_<s> entries")
-        expected = cls.tensor_names(num_scales, "images" in tensors)
+        expected = cls.tensor_names(num_scales, "images" in tensors, "superpoint" in tensors)
         missing = [n for n in expected if n not in tensors]
         if missing:
             raise ValueError(f"frame tensors are missing {missing}")

@@ -184,7 +184,8 @@ class Segmenter:
         return self._graph_backend(self.graphs[with_images], with_images)
 
     def _torch_backend(self, with_images: bool) -> Backend:
-        names = frame_graph_input_names(len(self.model_cfg.voxel_scales), with_images)
+        names = frame_graph_input_names(len(self.model_cfg.voxel_scales), with_images,
+                                        self.model_cfg.use_superpoints)
         return TorchBackend(FrameGraph(self.net, names, EXPORT_OUTPUTS), names, EXPORT_OUTPUTS)
 
     def _graph_backend(self, path: Path, with_images: bool) -> Backend:

@@ -18,7 +18,7 @@ import yaml
 
 from query3d.config.model import DecisionConfig, LossConfig, ModelConfig
 from query3d.config.runtime import RuntimeConfig
-from query3d.config.training import AugmentConfig, DataConfig, TrainConfig
+from query3d.config.training import AugmentConfig, DataConfig, DataSource, TrainConfig
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "presets"
 T = TypeVar("T")
@@ -45,7 +45,8 @@ class Config:
 
 
 __all__ = [
-    "AugmentConfig", "Config", "ConfigError", "DataConfig", "DecisionConfig", "LossConfig",
+    "AugmentConfig", "Config", "ConfigError", "DataConfig", "DataSource", "DecisionConfig",
+    "LossConfig",
     "ModelConfig", "RuntimeConfig", "TrainConfig", "config_from_dict", "from_dict",
     "load_config", "preset_names", "to_dict", "upgrade_config_dict",
 ]

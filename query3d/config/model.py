@@ -54,6 +54,12 @@ class ModelConfig:
     mask_refine_iters: int = 2
     use_dcma: bool = True
     use_memory: bool = True
+    # superpoints (HCF-RES Eq. 1): query selection, the detection slots' masks and the
+    # memory's pooled features work on segments that follow object boundaries. False in
+    # configs saved before they existed; the presets turn them on.
+    use_superpoints: bool = False
+    voxels_per_superpoint: int = 8  # finest voxels merged into one superpoint on average
+    superpoint_member_cap: int = 48  # M: points kept per superpoint for gather pooling
     dropout: float = 0.0
     # --- network assembly and heads ---
     arch: str = "mrcosmo"  # MODEL_REGISTRY name (query3d.model.mrcosmo)
@@ -94,3 +100,6 @@ class DecisionConfig:
     score_threshold: float = 0.5  # a detection slot fires above this referred probability
     mask_threshold: float = 0.5  # point mask probability that counts as "in the mask"
     dedup_iou: float = 0.5  # fired slots whose masks overlap more than this are one target
+    # publish the upright box fitted to each target's mask points (tight, for grasping)
+    # instead of the detection head's coarse box
+    box_from_mask: bool = True

@@ -62,6 +62,21 @@ class AugmentConfig:
 
 
 @dataclass
+class DataSource:
+    """A further split trained on beside the main one (e.g. real scans with written
+    queries next to synthetic scenes); ``repeat`` times per epoch."""
+
+    kind: str = "mosd"
+    root: str = ""
+    split: str = "train"
+    repeat: int = 1
+
+    def __post_init__(self) -> None:
+        if self.repeat < 1:
+            raise ValueError(f"repeat must be >= 1, got {self.repeat}")
+
+
+@dataclass
 class DataConfig:
     """Which data, at which density, augmented how."""
 
@@ -73,3 +88,4 @@ class DataConfig:
     # checkpoint records it as the density a served network runs at
     max_points: int = 20000
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    mix: list[DataSource] = field(default_factory=list)  # further training splits

@@ -69,7 +69,8 @@ def test_output_shapes_and_types(preset, text_encoder, scene):
               "ref_logit": (k,), "class_logits": (k, cfg.num_classes), "mask_logits": (k, n),
               "mask_logits_passes": (cfg.mask_refine_iters + 1, k, n), "point_feat": (n, d),
               "box_feat": (k, d), "memory_text": (1, d), "text_emb": (1, d), "image_emb": (1, d),
-              "seed_logits": (min(cfg.num_seeds, n),)}
+              "seed_logits": (frame.superpoint_members.shape[0] if cfg.use_superpoints
+                              else min(cfg.num_seeds, n),)}
     for name, shape in shapes.items():
         assert tuple(raw[name].shape) == shape, name
         assert raw[name].dtype == torch.float32 and torch.isfinite(raw[name]).all(), name

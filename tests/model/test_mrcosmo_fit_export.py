@@ -82,7 +82,7 @@ def _dynamic_axes(names: list[str]) -> dict[str, dict[int, str]]:
     axes: dict[str, dict[int, str]] = {"text_tokens": {1: "T"}, "text_mask": {1: "T"},
                                        "mask_logits": {1: "N"}}
     for name in names:
-        if name in ("xyz", "rgb", "knn") or name.startswith("point2voxel_"):
+        if name in ("xyz", "rgb", "knn", "superpoint") or name.startswith("point2voxel_"):
             axes[name] = {0: "N"}
         elif name.startswith(("voxel_coords_", "voxel_center_", "voxel_members_")):
             axes[name] = {0: f"V{name[-1]}"}
@@ -94,6 +94,8 @@ def _dynamic_axes(names: list[str]) -> dict[str, dict[int, str]]:
             axes[name] = {0: "N", 1: "C"}
         elif name == "images":
             axes[name] = {0: "C"}
+        elif name == "superpoint_members":
+            axes[name] = {0: "S"}
     return axes
 
 

@@ -45,6 +45,26 @@ class SpreadSubset(Sequence):
         return self.samples[int(self.index[i])]
 
 
+class MixedSamples(Sequence):
+    """Several splits as one: each source ``repeat`` times, in order (the sampler
+    shuffles). Class names are the first source's (the network's label set)."""
+
+    def __init__(self, sources: list[tuple[Sequence, int]]) -> None:
+        self.sources = sources
+        self.offsets = np.cumsum([0] + [len(s) * r for s, r in sources])
+        self.class_names = _class_names(sources[0][0])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, i: int):
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        k = int(np.searchsorted(self.offsets, i, side="right")) - 1
+        samples, _ = self.sources[k]
+        return samples[(i - int(self.offsets[k])) % len(samples)]
+
+
 def _class_names(samples: Any) -> list[str]:
     names = getattr(samples, "class_names", None)
     return list(names) if names else list(samples[0].scene.class_names)
@@ -92,6 +112,10 @@ def run_training(
         model = model.to(ctx.device)
         cap = cfg.data.max_points
         train_samples = open_split(cfg.data.kind, data, cfg.data.train_split, cap)
+        if cfg.data.mix:
+            train_samples = MixedSamples(
+                [(train_samples, 1)] + [(open_split(s.kind, s.root, s.split, cap), s.repeat)
+                                        for s in cfg.data.mix])
         if 0 < cfg.train.train_max_samples < len(train_samples):
             train_samples = SpreadSubset(train_samples, cfg.train.train_max_samples)
         validate = None

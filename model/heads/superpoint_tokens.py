@@ -1,0 +1,72 @@
+"""Superpoint tokens: point features pooled into precomputed superpoints (HCF-RES Eq. 1),
+with what a segment looks like as a whole, and its image evidence weighed against 3D.
+
+A few hundred superpoint tokens replace thousands of points for query selection, the
+detection slots' masks and the memory's pooled features: a mask over superpoints follows
+object boundaries by construction. Pooling is a gather over each superpoint's member
+points (``superpoint_members``, pad N) and a masked mean, so it exports with dynamic point
+and superpoint counts. Each token adds a descriptor of its segment (centre, extent, mean
+and spread of colour, size), the words of a query ("the big red box on the left") are
+about these. With camera images, the pixel features of the members (HCF-RES Eq. 2) are
+mask-pooled per superpoint (Eq. 3-4, the superpoint projected into the views is the 2D
+mask) and added with a learnt per-superpoint weight (Eq. 6): 2D where the view is good,
+3D where the segment is occluded or unseen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+DESCRIPTOR_DIM = 13  # centre 3, extent 3, mean colour 3, colour spread 3, log size 1
+
+
+@dataclass
+class SuperpointTokens:
+    tokens: torch.Tensor  # (S, d)
+    center: torch.Tensor  # (S, 3) mean of the member points, centred frame
+    seed_points: torch.Tensor  # (S,) one member point of each superpoint
+
+
+def _masked_mean(values: torch.Tensor, index: torch.Tensor, weight: torch.Tensor,
+                 count: torch.Tensor) -> torch.Tensor:
+    return (values[index] * weight).sum(1) / count
+
+
+class SuperpointPooling(nn.Module):
+    def __init__(self, dim: int, image_dim: int = 0) -> None:
+        super().__init__()
+        self.describe = nn.Sequential(nn.Linear(DESCRIPTOR_DIM, dim), nn.GELU(),
+                                      nn.Linear(dim, dim))
+        self.norm = nn.LayerNorm(dim)
+        self.image_proj = nn.Linear(image_dim, dim) if image_dim else None
+        self.image_gate = nn.Linear(2 * dim, 1) if image_dim else None
+
+    def forward(self, point_feat: torch.Tensor, xyz: torch.Tensor, rgb: torch.Tensor,
+                members: torch.Tensor, image_feat: torch.Tensor | None = None,
+                image_visible: torch.Tensor | None = None) -> SuperpointTokens:
+        n = point_feat.shape[0]
+        valid = members < n  # (S, M)
+        index = members.clamp(max=n - 1)
+        weight = valid.to(point_feat.dtype)[..., None]
+        count = weight.sum(1).clamp_min(1.0)
+        feat = _masked_mean(point_feat, index, weight, count)
+        center = _masked_mean(xyz, index, weight, count)
+        member_xyz = xyz[index]
+        low = torch.where(valid[..., None], member_xyz, torch.full_like(member_xyz, 1e3)).amin(1)
+        high = torch.where(valid[..., None], member_xyz, torch.full_like(member_xyz, -1e3)).amax(1)
+        colour = _masked_mean(rgb, index, weight, count)
+        spread = torch.sqrt(torch.relu(_masked_mean(rgb * rgb, index, weight, count)
+                                       - colour * colour) + 1e-6)
+        descriptor = torch.cat([center, high - low, colour, spread, torch.log(count)], dim=-1)
+        tokens = self.norm(feat + self.describe(descriptor))
+        if self.image_proj is not None and image_feat is not None and image_visible is not None:
+            seen = (image_visible[index] & valid).to(point_feat.dtype)[..., None]
+            seen_count = seen.sum(1)
+            image = self.image_proj(_masked_mean(image_feat, index, seen,
+                                                 seen_count.clamp_min(1.0)))
+            gate = torch.sigmoid(self.image_gate(torch.cat([tokens, image], dim=-1)))
+            tokens = tokens + gate * (seen_count > 0).to(gate.dtype) * image  # Eq. 6
+        return SuperpointTokens(tokens, center, members[:, 0])
