@@ -215,3 +215,23 @@ def test_a_built_graph_is_served_while_the_other_is_being_made(served):
         reader.join(timeout=10)
         assert not reader.is_alive(), "the built points-only graph waited for the lock"
     assert got == [ready]
+
+
+def test_a_second_command_on_the_same_cloud_reuses_its_preprocessing(served, monkeypatch):
+    import query3d.model.runtime.segmenter as segmenter_module
+
+    calls = []
+    real = segmenter_module.prepare_frame
+    monkeypatch.setattr(segmenter_module, "prepare_frame",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    seg = served["seg"]
+    points, colors = tabletop_cloud(2200, seed=21)
+    first = seg.segment(points, colors, text="a box", score_threshold=0.0)
+    second = seg.segment(points.copy(), colors.copy(), text="a box", score_threshold=0.0)
+    assert len(calls) == 1  # the same content, another array: recognised
+    assert [t.point_indices.tolist() for t in first.targets] == \
+        [t.point_indices.tolist() for t in second.targets]
+    moved = points.copy()
+    moved[0, 0] += 0.01
+    seg.segment(moved, colors, text="a box")
+    assert len(calls) == 2  # a changed cloud is preprocessed again

@@ -59,3 +59,4 @@ def test_the_random_baseline_is_seeded_per_sample() -> None:
     assert len(seeds) == 2  # both objects get picked across seeds
     with pytest.raises(ValueError, match="baseline 'oracle'"):
         baseline_predictor("oracle")
+
