@@ -59,7 +59,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "between backends measured in the same run.",
     )
     add_model_source(p)
-    p.add_argument("--points", type=_csv_ints, default=[5000, 20000, 50000, 100000])
+    p.add_argument("--points", type=_csv_ints, default=[5000, 20000, 100000])
+    p.add_argument("--compare", type=Path, default=None, metavar="CKPT",
+                   help="also measure this checkpoint (e.g. the previous network) in the "
+                   "same run, on the same clouds")
     p.add_argument(
         "--backends",
         default="torch,onnxruntime",
@@ -89,6 +92,10 @@ def _run(args: argparse.Namespace) -> int:
             runtime = dataclasses.replace(runtime, network_points=args.network_points)
         segmenters = {name: Segmenter(checkpoint, backend=name, runtime=runtime)
                       for name in backends}
+        if args.compare is not None:
+            segmenters.update({f"compare/{name}": Segmenter(args.compare, backend=name,
+                                                            runtime=runtime)
+                               for name in backends})
         for segmenter in segmenters.values():
             segmenter.warmup()
             if segmenter.exporter is not None:  # graphs exported before anything is timed

@@ -21,10 +21,16 @@ def test_bench_reports_stages_percentiles_and_memory(tmp_path, capsys):
     config = tmp_path / "tiny.yaml"
     config.write_text(TINY)
     out = tmp_path / "bench.json"
+    from query3d.config import load_config
+    from query3d.model.runtime.benchmark import untrained_checkpoint
+
+    previous = untrained_checkpoint(load_config(config), tmp_path / "previous.pt", seed=1)
     argv = [
         "bench",
         "--config",
         str(config),
+        "--compare",
+        str(previous),
         "--points",
         "300,900",
         "--backends",
@@ -41,13 +47,19 @@ def test_bench_reports_stages_percentiles_and_memory(tmp_path, capsys):
     assert "UNTRAINED" in printed and "network" in printed
     report = json.loads(out.read_text())
     assert report["untrained"] is True and report["runs"] == 3
-    assert [r["points"] for r in report["results"]] == [300, 900]
+    # the compared checkpoint is measured in the same run, on the same clouds
+    assert [(r["points"], r["backend"]) for r in report["results"]] == [
+        (300, "torch"), (300, "compare/torch"), (900, "torch"), (900, "compare/torch")]
+    assert {r["pair"] for r in report["ratios"]} == {"torch/compare/torch"}
     for row in report["results"]:
         for stage in ("preprocess", "text", "network", "postprocess", "total"):
             assert 0 <= row["ms"][stage]["median"] <= row["ms"][stage]["p90"]
         assert row["ms"]["total"]["median"] >= row["ms"]["network"]["median"]
         assert row["ms"]["text"]["median"] < row["text_uncached_ms"]  # cached after run 1
         assert row["peak_rss_mb"] > 50
+        # a second command on the same cloud reuses its preprocessing
+        assert row["second_command_ms"]["median"] > 0
+        assert row["second_command_preprocess_ms"]["median"] < row["ms"]["preprocess"]["median"]
 
 
 def test_verbs_report_bad_input_without_a_traceback(tmp_path, capsys):
