@@ -235,3 +235,14 @@ def test_a_second_command_on_the_same_cloud_reuses_its_preprocessing(served, mon
     moved[0, 0] += 0.01
     seg.segment(moved, colors, text="a box")
     assert len(calls) == 2  # a changed cloud is preprocessed again
+
+
+def test_the_runtime_section_chooses_the_backend(served):
+    cache = str(served["folder"] / "cache")
+    chosen = Segmenter(served["checkpoint"],
+                       runtime=RuntimeConfig(backend="onnxruntime", onnx_cache_dir=cache))
+    assert chosen.backend_name == "onnxruntime"
+    assert Segmenter(served["checkpoint"]).backend_name == "torch"  # auto: answers at once
+    assert Segmenter(served["onnx"]).backend_name in ("onnxruntime", "tensorrt")
+    with pytest.raises(ValueError, match="backend 'caffe'"):
+        Segmenter(served["checkpoint"], runtime=RuntimeConfig(backend="caffe"))

@@ -214,3 +214,31 @@ def test_make_synchronizer_over_dds(ros_node, use_message_filters: bool) -> None
     assert isinstance(info, CameraInfo)
     assert [m.header.stamp.nanosec for m in got[0]] == [0, 20 * MS, 30 * MS]
     sync.destroy()
+
+
+def test_a_cloud_meets_the_nearest_camera_view_within_slop() -> None:
+    from query3d_ros.sync import CloudCameraSync
+
+    sync = CloudCameraSync(history=3)
+    for stamp_ms in (1000, 1040, 1100):
+        sync.add_view(stamp_ms * MS, f"view{stamp_ms}", now=0.0)
+    assert sync.view_for(1030 * MS, slop=0.05) == "view1040"  # nearest, not first
+    assert sync.view_for(1200 * MS, slop=0.05) is None  # beyond slop: points only
+    sync.add_view(1300 * MS, "view1300", now=1.0)  # history 3: the oldest is dropped
+    assert sync.view_for(1000 * MS, slop=0.001) is None
+    assert sync.last_view_at == 1.0
+
+
+def test_a_run_waits_on_a_condition_for_its_late_image() -> None:
+    from query3d_ros.sync import CloudCameraSync
+
+    sync = CloudCameraSync()
+    late = threading.Timer(0.2, lambda: sync.add_view(5000 * MS, "late", now=0.0))
+    start = time.monotonic()
+    late.start()
+    assert sync.view_for(5000 * MS, slop=0.01, wait=3.0) == "late"
+    waited = time.monotonic() - start
+    assert 0.15 < waited < 2.5  # woken by the arrival, not by the timeout
+    start = time.monotonic()
+    assert sync.view_for(9000 * MS, slop=0.01, wait=0.2) is None
+    assert time.monotonic() - start >= 0.19  # no image: the wait runs out
