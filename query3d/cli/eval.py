@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="skip the trivial baselines (nothing / every / largest / random "
                    "object) that are otherwise scored on the same queries")
     p.add_argument("--seed", type=int, default=0, help="seed of the random-object baseline")
+    p.add_argument("--score-thresholds", default="", metavar="T1,T2,...",
+                   help="also score these detection thresholds (one forward per sample), "
+                   "to choose the decision.score_threshold a checkpoint ships with")
     add_json_option(p)
     p.set_defaults(run=run)
 
@@ -32,10 +35,17 @@ def run(args: argparse.Namespace) -> int:
     from query3d.training.evaluation.report import format_baselines, format_table
     from query3d.training.evaluation.run import run_evaluation
 
+    thresholds = tuple(float(t) for t in args.score_thresholds.split(",") if t.strip())
     summary = run_evaluation(args.checkpoint, args.data, args.split,
                              max_samples=args.max_samples, device=args.device, kind=args.kind,
-                             baselines=not args.no_baselines, seed=args.seed)
+                             baselines=not args.no_baselines, seed=args.seed,
+                             score_thresholds=thresholds)
     print(format_table(summary))
+    for t, numbers in summary.get("by_score_threshold", {}).items():
+        print(f"score threshold {t}: mIoU {100 * numbers['miou']:.1f}, Acc@0.5 "
+              f"{100 * numbers['acc@0.5']:.1f}, zero-target "
+              f"{100 * numbers.get('zero_target_accuracy', float('nan')):.1f}, box Acc@0.25 "
+              f"{100 * numbers['box_acc@0.25']:.1f}")
     if "baselines" in summary:
         print(format_baselines(summary, summary["baselines"]))
     write_json(args.json, summary)

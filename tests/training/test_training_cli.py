@@ -66,7 +66,8 @@ def test_eval_json_and_table(setup: dict, capsys: pytest.CaptureFixture[str]) ->
         _train(setup)
     out = setup["root"] / "eval.json"
     assert main(["eval", "--checkpoint", str(setup["run"] / "last.pt"), "--data",
-                 str(setup["data"]), "--split", "val", "--json", str(out)]) == 0
+                 str(setup["data"]), "--split", "val", "--json", str(out),
+                 "--score-thresholds", "0.0,1.0"]) == 0
     table = capsys.readouterr().out
     assert "miou" in table and "single-target" in table and "per category" in table
     assert "baseline: every object" in table and "margin over the best baseline" in table
@@ -75,6 +76,10 @@ def test_eval_json_and_table(setup: dict, capsys: pytest.CaptureFixture[str]) ->
     assert set(result["baselines"]) == {"nothing", "every_object", "largest_object",
                                         "random_object"}
     assert all(b["count"] == result["count"] for b in result["baselines"].values())
+    # other thresholds on the same forwards: 1.0 never fires, so it answers like "nothing"
+    by_threshold = result["by_score_threshold"]
+    assert by_threshold["1"]["miou"] == pytest.approx(result["baselines"]["nothing"]["miou"])
+    assert by_threshold["0"]["count"] == result["count"]
     assert result["count"] == 8 and result["split"] == "val"
     for key in ("miou", "acc@0.25", "acc@0.5", "box_acc@0.25", "box_acc@0.5", "box_f1@0.5"):
         assert 0.0 <= result[key] <= 1.0, key

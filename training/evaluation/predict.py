@@ -7,6 +7,10 @@ answer covers every point of the scene.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -26,8 +30,14 @@ class ModelPredictor:
         self._encode: TextFeatureCache[TextFeatures] = TextFeatureCache(model.encode_text,
                                                                         text_cache_size)
 
+        self._last: tuple[Sample, Any, Any] | None = None  # (the sample, raw, frame)
+
     @torch.no_grad()
-    def __call__(self, sample: Sample) -> QueryResult:
+    def forward(self, sample: Sample) -> tuple[Any, Any]:
+        """The network's raw outputs and the frame for a sample; the last sample's are
+        kept, so several decisions (thresholds) can be scored on one forward."""
+        if self._last is not None and self._last[0] is sample:  # held: never a reused id
+            return self._last[1], self._last[2]
         was_training = self.model.training
         self.model.eval()
         try:
@@ -36,6 +46,19 @@ class ModelPredictor:
             frame = prepare_frame(scene.points, scene.colors, self.cfg,
                                   cameras=scene.cameras or None, device=device)
             raw = self.model(frame, self._encode(sample.query.text))
-            return decode(raw, frame, self.decision, sample.query.text, scene.class_names)
         finally:
             self.model.train(was_training)
+        self._last = (sample, raw, frame)
+        return raw, frame
+
+    def __call__(self, sample: Sample) -> QueryResult:
+        return self.decide(sample, self.decision)
+
+    def decide(self, sample: Sample, decision: DecisionConfig) -> QueryResult:
+        raw, frame = self.forward(sample)
+        return decode(raw, frame, decision, sample.query.text, sample.scene.class_names)
+
+    def with_score_threshold(self, threshold: float) -> Callable[[Sample], QueryResult]:
+        """This network under another score threshold (for choosing it on val data)."""
+        decision = dataclasses.replace(self.decision, score_threshold=threshold)
+        return lambda sample: self.decide(sample, decision)

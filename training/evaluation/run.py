@@ -17,21 +17,28 @@ from query3d.training.trainer.distributed import cleanup_distributed, init_distr
 def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
                    max_samples: int = 0, device: str = "auto",
                    kind: str | None = None, baselines: bool = True,
-                   seed: int = 0) -> dict[str, Any]:
+                   seed: int = 0, score_thresholds: tuple[float, ...] = ()) -> dict[str, Any]:
     """The summary of ``ReferringMetrics`` plus where it came from and how long it took;
     with ``baselines``, the trivial baselines' summaries on the same samples under
-    ``summary["baselines"]``."""
+    ``summary["baselines"]``; each of ``score_thresholds`` is scored too (one forward per
+    sample for all of them) under ``summary["by_score_threshold"]``."""
     ctx = init_distributed(device)
     try:
         model, cfg = load_model(checkpoint, ctx.device)
         kind = kind or cfg.data.kind
         samples = open_split(kind, data, split, cfg.data.max_points)
         start = time.perf_counter()
-        predictors = {"model": ModelPredictor(model, cfg.model, cfg.decision)}
+        network = ModelPredictor(model, cfg.model, cfg.decision)
+        predictors = {"model": network}
+        for t in score_thresholds:
+            predictors[f"score>{t:g}"] = network.with_score_threshold(t)
         if baselines:
             predictors.update(baseline_predictors(seed))
         summaries = evaluate_all(predictors, samples, max_samples, ctx)
         summary = summaries.pop("model")
+        if score_thresholds:
+            summary["by_score_threshold"] = {f"{t:g}": summaries.pop(f"score>{t:g}")
+                                             for t in score_thresholds}
         if baselines:
             summary["baselines"] = summaries
         summary.update(checkpoint=str(checkpoint), data=str(data), split=split,
