@@ -67,7 +67,8 @@ class MRCosmo(nn.Module):
         self.fuse = nn.Sequential(nn.LayerNorm(2 * d), nn.Linear(2 * d, d))
         self.encoder = MultiScaleEncoder(d, cfg.heads, cfg.encoder_layers, len(cfg.voxel_scales),
                                          cfg.dropout)
-        self.selection = LanguageGuidedSelection(d, cfg.heads, cfg.num_queries, cfg.dropout)
+        self.selection = LanguageGuidedSelection(d, cfg.heads, cfg.num_queries, cfg.dropout,
+                                                 text_matching=cfg.text_matching)
         self.decoder = QueryDecoder(d, cfg.heads, cfg.decoder_layers, cfg.dropout)
         self.detection = DetectionHead(d, cfg.num_classes, cfg.box_size_prior)
         self.memory = MemoryRecall(d, cfg.heads, cfg.memory_capacity, cfg.memory_tau,
@@ -154,7 +155,7 @@ class MRCosmo(nn.Module):
             candidates = torch.arange(units.shape[0], device=units.device)
         else:  # slots from FPS seed points, masks over points
             units, unit_xyz, candidates = x, frame.xyz, self._seeds(frame.seeds)
-        sel = self.selection(units, unit_xyz, candidates, tokens, text_bias)
+        sel = self.selection(units, unit_xyz, candidates, tokens, text_bias, text_vec)
         queries = self.decoder(sel.queries, sel.anchors, tokens, text_bias, scale_tokens,
                                scale_pos)
         out = self.detection(queries, sel.anchors, text_vec)

@@ -60,6 +60,8 @@ class ModelConfig:
     use_superpoints: bool = False
     voxels_per_superpoint: int = 8  # finest voxels merged into one superpoint on average
     superpoint_member_cap: int = 48  # M: points kept per superpoint for gather pooling
+    # candidates' relevance also from a direct match with the pooled sentence
+    text_matching: bool = False
     dropout: float = 0.0
     # --- network assembly and heads ---
     arch: str = "mrcosmo"  # MODEL_REGISTRY name (query3d.model.mrcosmo)
