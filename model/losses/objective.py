@@ -95,7 +95,14 @@ class MRCosmoLoss:
             ref_weights = two_class.new_tensor([cfg.noobj_weight, 1.0])
             ref_terms.append(weighted_cross_entropy(two_class, referred, ref_weights))
             union = tgt.masks.any(0).to(raw["seed_logits"])[raw["seed_points"]]
-            seed_terms.append(binary_cross_entropy(raw["seed_logits"], union))
+            seed_term = binary_cross_entropy(raw["seed_logits"], union)
+            if cfg.seed_ranking > 0 and bool(union.any()):
+                # the targets' share of a softmax over all candidates: "an object" scores
+                # nothing here, only "the object this sentence names" does
+                log_share = torch.logsumexp(raw["seed_logits"].masked_fill(union == 0, -1e4), 0) \
+                    - torch.logsumexp(raw["seed_logits"], 0)
+                seed_term = seed_term - cfg.seed_ranking * log_share
+            seed_terms.append(seed_term)
             if len(slots) == 0:
                 continue
             box_pred.append(

@@ -82,6 +82,9 @@ class LossConfig:
     smooth_l1_eps: float = 0.05  # epsilon of Eq. 15 (metres)
     noobj_weight: float = 0.1  # Eq. 16 weight of the "not referred" class
     seed_weight: float = 0.5  # auxiliary seed-relevance term (inside alpha)
+    # + this weight times -log(softmax share of the targets among all candidates): BCE
+    # alone is lowered by ranking any object above the table, whatever the sentence says
+    seed_ranking: float = 0.0
     # weight of the referred/not-referred term inside alpha. Eq. 16 normalised by the slot
     # count and with noobj 0.1 is ~0.1 in size, so the slot scores learn slowly; > 1 helps
     referred_weight: float = 1.0

@@ -199,3 +199,18 @@ def test_targets_from_a_sample_follow_the_frame():
     empty = QueryTargets.from_sample(Sample(scene, Query("nothing", [], eval_type="zt")),
                                      np.zeros(3), ["mug"])
     assert empty.num_targets == 0 and empty.masks.shape == (0, 5)
+
+
+def test_seed_ranking_adds_the_targets_softmax_share():
+    """seed_points 0, 5, ..., 25: targets 0 (points 0-9) and 1 (10-19) hold seeds 0-3."""
+    raw, tgt = _raw(), _targets()
+    plain = MRCosmoLoss(LossConfig(seed_ranking=0.0), NUM_CLASSES)([raw], [tgt]).terms["seed"]
+    ranked = MRCosmoLoss(LossConfig(seed_ranking=2.0), NUM_CLASSES)([raw], [tgt]).terms["seed"]
+    logits = raw["seed_logits"]
+    share = torch.logsumexp(logits[:4], 0) - torch.logsumexp(logits, 0)
+    assert float(ranked) == pytest.approx(float(plain - 2.0 * share), rel=1e-5)
+    # a zero-target query has no share to rank: the term is the BCE alone
+    zero = [_targets(t=0)]
+    assert float(MRCosmoLoss(LossConfig(seed_ranking=2.0), NUM_CLASSES)([raw], zero)
+                 .terms["seed"]) == pytest.approx(float(
+                     MRCosmoLoss(LossConfig(), NUM_CLASSES)([raw], zero).terms["seed"]))

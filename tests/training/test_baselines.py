@@ -60,3 +60,25 @@ def test_the_random_baseline_is_seeded_per_sample() -> None:
     with pytest.raises(ValueError, match="baseline 'oracle'"):
         baseline_predictor("oracle")
 
+
+
+def test_the_text_control_asks_another_sentence_and_scores_the_true_targets() -> None:
+    from query3d.training.evaluation.baselines import other_text_predictor
+
+    asked = []
+
+    def network(sample):  # answers "the mug" with the mug, anything else with the box
+        asked.append(sample.query.text)
+        wanted = 1 if sample.query.text == "the mug" else 2
+        result = baseline_predictor("every_object")(sample)
+        ids = [i for i, _ in candidate_objects(sample.scene)]
+        result.targets = [t for t, i in zip(result.targets, ids) if i == wanted]
+        return result
+
+    control = other_text_predictor(network, [s.query.text for s in SAMPLES])
+    result = control(SAMPLES[0])  # "the mug", asked something else: answers the box
+    assert asked[-1] != "the mug" and result.text == "the mug"
+    out = evaluate_all({"net": network, "control": control}, SAMPLES[:1], progress=False)
+    assert out["net"]["miou"] == 1.0 and out["control"]["miou"] == 0.0
+    with pytest.raises(ValueError, match="two different sentences"):
+        other_text_predictor(network, ["the mug", "the mug"])

@@ -74,7 +74,7 @@ def test_eval_json_and_table(setup: dict, capsys: pytest.CaptureFixture[str]) ->
     result = json.loads(out.read_text())
     # the trivial baselines were scored on the very same queries
     assert set(result["baselines"]) == {"nothing", "every_object", "largest_object",
-                                        "random_object"}
+                                        "random_object", "model_with_another_query"}
     assert all(b["count"] == result["count"] for b in result["baselines"].values())
     # other thresholds on the same forwards: 1.0 never fires, so it answers like "nothing"
     by_threshold = result["by_score_threshold"]

@@ -6,10 +6,14 @@ largest object, or a random object (seeded per sample, so a rerun gives the same
 the largest table of a scene (what a tabletop scene stands on) are left out, which makes
 the baselines stronger, never weaker. A baseline's boxes are the chosen objects' true
 boxes, so its box accuracy is an upper bound for answering with those objects.
+
+The text control (``other_text_predictor``) is the network itself asked another query's
+sentence on the same scene: it tells whether the answers depend on the words at all.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -77,3 +81,24 @@ def baseline_predictor(name: str, seed: int = 0) -> Predictor:
 
 def baseline_predictors(seed: int = 0) -> dict[str, Predictor]:
     return {name: baseline_predictor(name, seed) for name in BASELINES}
+
+
+def other_text_predictor(predict: Predictor, texts: list[str], seed: int = 0) -> Predictor:
+    """The network asked another query's sentence (seeded per sample) on the same scene,
+    scored against the true targets: as good as the real answer means the network
+    answers "an object", not the one the sentence names."""
+    pool = sorted(set(texts))
+    if len(pool) < 2:
+        raise ValueError("the text control needs at least two different sentences")
+
+    def predict_other(sample: Sample) -> QueryResult:
+        rng = np.random.default_rng(_sample_seed(sample, seed))
+        text = sample.query.text
+        while text == sample.query.text:
+            text = pool[int(rng.integers(len(pool)))]
+        asked = Sample(sample.scene, dataclasses.replace(sample.query, text=text))
+        result = predict(asked)
+        result.text = sample.query.text
+        return result
+
+    return predict_other

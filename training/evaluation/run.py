@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from query3d.model.checkpoint import load_model
-from query3d.training.evaluation.baselines import baseline_predictors
+from query3d.training.evaluation.baselines import baseline_predictors, other_text_predictor
 from query3d.training.evaluation.evaluate import evaluate_all
 from query3d.training.evaluation.predict import ModelPredictor
 from query3d.training.trainer.data import open_split
@@ -34,6 +34,10 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
             predictors[f"score>{t:g}"] = network.with_score_threshold(t)
         if baselines:
             predictors.update(baseline_predictors(seed))
+            texts = [r["description"] for r in getattr(samples, "records", [])]
+            if len(set(texts)) >= 2:
+                predictors["model_with_another_query"] = other_text_predictor(network, texts,
+                                                                              seed)
         summaries = evaluate_all(predictors, samples, max_samples, ctx)
         summary = summaries.pop("model")
         if score_thresholds:
