@@ -45,11 +45,11 @@ BASELINE_COLUMNS = ("miou", "acc@0.25", "acc@0.5", "zero_target_accuracy", "box_
 
 def format_baselines(summary: dict[str, Any], baselines: dict[str, dict[str, Any]]) -> str:
     """The network beside each trivial baseline, and its margin over the best of them."""
-    head = f"{'':<24}" + "".join(f"{c.replace('zero_target_accuracy', 'zero-target'):>14}"
+    head = f"{'':<36}" + "".join(f"{c.replace('zero_target_accuracy', 'zero-target'):>14}"
                                  for c in BASELINE_COLUMNS)
     def row(name: str, numbers: dict[str, Any]) -> str:
         cells = [numbers.get(k) for k in BASELINE_COLUMNS]
-        return f"{name:<24}" + "".join(f"{'-':>14}" if v is None else f"{100 * v:>14.1f}"
+        return f"{name:<36}" + "".join(f"{'-':>14}" if v is None else f"{100 * v:>14.1f}"
                                        for v in cells)
     lines = ["-- against trivial baselines (same queries)", head, row("this model", summary)]
     lines += [row(f"baseline: {name.replace('_', ' ')}", numbers)
