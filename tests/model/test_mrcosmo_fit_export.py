@@ -41,11 +41,14 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def test_overfits_one_scene_and_query(text_encoder):
+@pytest.mark.parametrize("superpoints", [False, True], ids=["points", "superpoints"])
+def test_overfits_one_scene_and_query(text_encoder, superpoints):
     scene = tabletop(seed=3, per_object=100, table=200)
     torch.manual_seed(0)
-    model = MRCosmo(FIT_CFG, text_encoder=text_encoder)
-    frame = prepare_frame(scene.points, scene.colors, FIT_CFG)
+    cfg = dataclasses.replace(FIT_CFG, use_superpoints=superpoints, text_matching=superpoints,
+                              voxels_per_superpoint=4)
+    model = MRCosmo(cfg, text_encoder=text_encoder)
+    frame = prepare_frame(scene.points, scene.colors, cfg)
     text = model.encode_text("the red box")
     truth = scene.instance == 0
     centre, size = scene.box_of(0)
