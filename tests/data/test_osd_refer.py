@@ -11,13 +11,17 @@ import pytest
 from query3d.training.data.readers.osd_refer import OSDReferDataset
 
 
-@pytest.fixture(scope="module")
-def osd() -> OSDReferDataset:
+def _shared_scans(name: str) -> Path:
     shared = Path(os.environ.get("QUERY3D_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-    root = shared / "data" / "osd-learn"
+    root = shared / "data" / name
     if not root.is_dir():
         pytest.skip(f"{root} is absent (project-internal data)")
-    return OSDReferDataset(root, max_points=20000)
+    return root
+
+
+@pytest.fixture(scope="module")
+def osd() -> OSDReferDataset:
+    return OSDReferDataset(_shared_scans("osd-learn"), max_points=20000)
 
 
 def test_every_query_names_real_objects(osd: OSDReferDataset) -> None:
@@ -59,11 +63,7 @@ def test_missing_scans_fail_clearly(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def mosd_root() -> Path:
-    shared = Path(os.environ.get("QUERY3D_SHARED", Path(__file__).resolve().parents[3] / "shared"))
-    root = shared / "data" / "mosd-learn"
-    if not root.is_dir():
-        pytest.skip(f"{root} is absent (project-internal data)")
-    return root
+    return _shared_scans("mosd-learn")
 
 
 def test_mosd_queries_cover_every_scan_and_split_by_scan(mosd_root: Path) -> None:
