@@ -9,7 +9,6 @@ an ONNX file knows the density without the training config.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +60,3 @@ class Deployment:
                        int(data["network_points"]), list(data.get("class_names", [])))
         except KeyError as exc:
             raise ConfigError(f"deployment record lacks {exc}") from exc
-
-    def with_decision(self, **changes: float) -> Deployment:
-        return dataclasses.replace(self, decision=dataclasses.replace(self.decision, **changes))

@@ -40,7 +40,6 @@ from query3d.model.output import QueryResult
 from query3d.model.postprocess import decode
 from query3d.model.preprocess import finite_points, prepare_frame
 from query3d.model.runtime.backends import (
-    BACKENDS,
     Backend,
     OnnxRuntimeBackend,
     TensorRTBackend,
@@ -77,8 +76,6 @@ class Segmenter:
         else:
             self._load_checkpoint(self.source)
         requested = backend or self.runtime.backend
-        if requested not in (*BACKENDS, "auto"):
-            raise ValueError(f"backend {requested!r}; choose auto or one of {', '.join(BACKENDS)}")
         if requested == "auto" and self.net is not None:
             requested = "torch"
         self.backend_name = select_backend(requested)
@@ -88,7 +85,7 @@ class Segmenter:
         self.text_cache = TextFeatureCache(self._encode_text, self.runtime.text_cache_size)
         self._backends: dict[bool, Backend] = {}
         self._lock = threading.Lock()  # the exporter thread installs graphs as they finish
-        self._frames: dict[str, Any] = {}
+        self._last_frame: tuple[str, Any] | None = None  # (cloud fingerprint, its frame)
         self.exporter: GraphExporter | None = None
         if self.net is not None and self.backend_name != "torch":
             self.exporter = GraphExporter(self.source, self._weights_key,
@@ -237,13 +234,11 @@ class Segmenter:
             for c in cameras]
         key = _fingerprint(points, colors, *[a for v in views for a in v],
                            *(images or []))
-        with self._lock:
-            cached = self._frames.get(key)
-        if cached is not None:
-            return cached
+        last = self._last_frame
+        if last is not None and last[0] == key:
+            return last[1]
         frame = prepare_frame(points, colors, self.model_cfg, images=images, cameras=cameras)
-        with self._lock:
-            self._frames = {key: frame}  # the newest cloud only: bounded memory
+        self._last_frame = (key, frame)  # the newest cloud only: bounded memory
         return frame
 
     def segment(

@@ -148,13 +148,15 @@ class InvalidParameters(ValueError):
 
 @lru_cache(maxsize=1)
 def defaults() -> dict[str, Any]:
-    """The default of every parameter, from ``config/query3d.yaml``."""
+    """The default of every parameter, from ``config/query3d.yaml`` (checked like any
+    given value: a broken packaged file fails here, clearly)."""
     data = yaml.safe_load(DEFAULTS_FILE.read_text())
     values = dict(data["/**"]["ros__parameters"])
     missing = sorted(set(BY_NAME) - set(values))
     unknown = sorted(set(values) - set(BY_NAME))
     if missing or unknown:
         raise InvalidParameters(f"{DEFAULTS_FILE}: missing {missing}, unknown {unknown}")
+    validate_all(values)
     return values
 
 
