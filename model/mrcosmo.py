@@ -9,6 +9,8 @@ post-processing (``query3d.model.postprocess.decode``) stay outside it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,6 +21,7 @@ from query3d.model.decoder import MultiScaleEncoder, QueryDecoder, ScaleIndex
 from query3d.model.encoders import (
     ImageEncoder,
     PointCloudEncoder,
+    PointCloudFeatures,
     TextEncoder,
     TextFeatures,
     gather_pixel_features,
@@ -39,6 +42,16 @@ MODEL_REGISTRY = Registry("model")
 
 # What a deployed frame graph returns (the rest of ``forward``'s dict feeds training).
 EXPORT_OUTPUTS = ("box_center", "box_size", "box_yaw", "ref_logit", "class_logits", "mask_logits")
+
+
+@dataclass
+class FrameEncoding:
+    """What the text-free encoders make of one frame (f_point, f_voxel, image evidence):
+    computed once per cloud, so a further command on it runs only the text-dependent part
+    (DCMA onwards)."""
+
+    cloud: PointCloudFeatures
+    evidence: ImageEvidence | None
 
 
 def _tracing() -> bool:
@@ -120,8 +133,13 @@ class MRCosmo(nn.Module):
             return seeds
         return seeds.repeat((k + seeds.shape[0] - 1) // seeds.shape[0])[:k]
 
+    def encode_frame(self, frame: FrameInputs) -> FrameEncoding:
+        """The text-free half of the graph: point, voxel and image encoders."""
+        return FrameEncoding(self.cloud(frame), self._image_evidence(frame))
+
     def forward(
-        self, frame: FrameInputs | dict[str, torch.Tensor], text: TextFeatures
+        self, frame: FrameInputs | dict[str, torch.Tensor], text: TextFeatures,
+        encoding: FrameEncoding | None = None,
     ) -> dict[str, torch.Tensor]:
         """One frame, one query (``text`` batch of 1) -> named tensors; K slots, N points.
 
@@ -129,14 +147,16 @@ class MRCosmo(nn.Module):
         box_yaw_vec (K, 2), ref_logit (K,), class_logits (K, C), mask_logits (K, N),
         mask_logits_passes (R+1, K, N), seed_logits (S,), seed_points (S,), point_feat
         (N, d), box_feat (K, d), memory_text (1, d); with DCMA on: text_emb (1, d) and
-        dcma_logit_scale, and image_emb (1, d) when the frame has images.
+        dcma_logit_scale, and image_emb (1, d) when the frame has images. ``encoding``:
+        this frame's ``encode_frame`` from an earlier query (reused, not recomputed).
         """
         if isinstance(frame, dict):
             frame = FrameInputs.from_dict(frame)
         if not _tracing():
             validate_inputs(frame, text, self.cfg)
-        feats = self.cloud(frame)
-        evidence = self._image_evidence(frame)
+        if encoding is None:
+            encoding = self.encode_frame(frame)
+        feats, evidence = encoding.cloud, encoding.evidence
         aligned = self.dcma(feats.point, frame.knn, feats.voxel[0], frame.kmap,
                             frame.voxel_members[0], frame.point2voxel[0], text.pooled[:1],
                             evidence)

@@ -226,9 +226,10 @@ class Segmenter:
         limit = self.runtime.network_points
         return self.deployment.network_points if limit < 0 else limit
 
-    def _frame(self, points: Any, colors: Any, images: Any, cameras: Any) -> Any:
-        """``prepare_frame`` of a cloud, reused while the same cloud (and views) comes
-        again: a second command on it pays no preprocessing (superpoints, kNN, voxels)."""
+    def _frame(self, points: Any, colors: Any, images: Any, cameras: Any) -> tuple[str, Any]:
+        """(fingerprint, ``prepare_frame``) of a cloud, reused while the same cloud (and
+        views) comes again: a second command on it pays no preprocessing (superpoints, kNN,
+        voxels), and the torch backend keeps its text-free encoders' output under the key."""
         views = [] if not cameras else [
             (c.K, c.T_world_cam, c.image if images is None else None, getattr(c, "depth", None))
             for c in cameras]
@@ -236,10 +237,10 @@ class Segmenter:
                            *(images or []))
         last = self._last_frame
         if last is not None and last[0] == key:
-            return last[1]
+            return last
         frame = prepare_frame(points, colors, self.model_cfg, images=images, cameras=cameras)
         self._last_frame = (key, frame)  # the newest cloud only: bounded memory
-        return frame
+        return key, frame
 
     def segment(
         self,
@@ -267,12 +268,13 @@ class Segmenter:
         if subset is not None:
             net_points = _take(kept_points, subset)
             net_colors = None if kept_colors is None else _take(kept_colors, subset)
-        frame = self._frame(net_points, net_colors, images, cameras if with_images else None)
+        key, frame = self._frame(net_points, net_colors, images,
+                                 cameras if with_images else None)
         t_pre = time.perf_counter()
         features = self.text_cache(text)
         t_text = time.perf_counter()
         inputs = graph_inputs(frame, features, self.model_cfg.num_seeds)
-        outputs = self.backend(with_images).run(inputs)
+        outputs = self.backend(with_images).run(inputs, frame_key=key)
         t_net = time.perf_counter()
         overrides = {"score_threshold": score_threshold, "mask_threshold": mask_threshold}
         overrides = {k: v for k, v in overrides.items() if v is not None}

@@ -237,6 +237,26 @@ def test_a_second_command_on_the_same_cloud_reuses_its_preprocessing(served, mon
     assert len(calls) == 2  # a changed cloud is preprocessed again
 
 
+def test_a_second_command_runs_only_the_text_dependent_part(served):
+    """The point/voxel/image encoders run once per cloud; the answer to the second command
+    equals what a fresh Segmenter (nothing cached) answers to it."""
+    seg = Segmenter(served["checkpoint"], backend="torch")
+    encoded = []
+    seg.net.cloud.register_forward_hook(lambda *_: encoded.append(1))
+    points, colors = tabletop_cloud(2300, seed=33)
+    seg.segment(points, colors, text="a box", score_threshold=0.0)
+    second = seg.segment(points, colors, text="the small mug", score_threshold=0.0)
+    assert len(encoded) == 1
+    fresh = Segmenter(served["checkpoint"], backend="torch").segment(
+        points, colors, text="the small mug", score_threshold=0.0)
+    assert len(second.targets) == len(fresh.targets) > 0
+    for a, b in zip(second.targets, fresh.targets):
+        assert a.point_indices.tolist() == b.point_indices.tolist()
+        assert a.score == pytest.approx(b.score, abs=1e-5)
+    seg.segment(points[:-1], colors[:-1], text="the small mug")
+    assert len(encoded) == 2  # another cloud is encoded again
+
+
 def test_the_runtime_section_chooses_the_backend(served):
     cache = str(served["folder"] / "cache")
     chosen = Segmenter(served["checkpoint"],
