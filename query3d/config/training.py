@@ -27,11 +27,19 @@ class TrainConfig:
     eval_every: int = 1  # epochs between validations; 0 = never
     eval_max_samples: int = 0  # validate on the first N val samples; 0 = all
     init_from: str = ""  # checkpoint whose weights start this run (fine-tuning); "" = none
-    train_max_samples: int = 0  # train on N samples spread evenly over the split; 0 = all
+    # train on N samples (scene groups with queries_per_scene > 1) spread evenly; 0 = all
+    train_max_samples: int = 0
+    # >1: a step's entries are scenes with up to this many of their queries each; the
+    # scene is augmented, preprocessed and encoded once, its queries answered from it
+    queries_per_scene: int = 1
     checkpoint_every: int = 0  # steps between mid-epoch last.pt saves; 0 = per epoch
     best_metric: str = "miou"  # validation key that decides best.pt (higher is better)
     deterministic: bool = False  # deterministic kernels: bit-exact reruns and resumes
     ddp_find_unused: bool = True  # DDP: tolerate branches unused in a step (no images)
+
+    def __post_init__(self) -> None:
+        if self.queries_per_scene < 1:
+            raise ValueError(f"queries_per_scene must be >= 1, got {self.queries_per_scene}")
 
 
 @dataclass

@@ -234,3 +234,30 @@ def test_config_and_word_lists():
     s = sample("the mug between the boxes and the ball", [1])
     assert mentioned_objects(s) == {1, 2, 3}
     assert mentioned_objects(sample("the mug next to the other thing", [1])) is None
+
+
+def test_a_scene_shared_by_several_queries_is_augmented_once_and_stays_true_for_all():
+    from query3d.training.data.augment import augment_scene
+
+    config = AugmentConfig(**ONLY_ROTATION)
+    ball, box = sample("the ball", [3]), sample("the box", [2])
+    box = Sample(ball.scene, box.query)
+    turned = augment_scene([ball, box], np.random.default_rng(1), config)
+    assert turned[0].scene is turned[1].scene  # one draw, one scene
+    assert [s.query for s in turned] == [ball.query, box.query]
+    assert not np.allclose(turned[0].scene.points, ball.scene.points)
+    np.testing.assert_array_equal(turned[0].scene.points,
+                                  augment(ball, np.random.default_rng(1), config).scene.points)
+    left = Sample(ball.scene, Query("the mug on the left side of the box", [1]))
+    kept = augment_scene([ball, left], np.random.default_rng(1), config)
+    np.testing.assert_array_equal(kept[0].scene.points, ball.scene.points)  # one is view-bound
+    # dropout keeps every query's tiny target, not only the first query's
+    instance = ball.scene.instance.copy()
+    instance[0], instance[1] = 7, 8
+    tiny = dataclasses.replace(ball.scene, instance=instance)
+    queries = [Sample(tiny, Query("the dot", [7])), Sample(tiny, Query("the speck", [8]))]
+    drop = AugmentConfig(point_dropout=0.95, rotate_z=False, scale_range=0.0,
+                         jitter_sigma=0.0, color_jitter=0.0)
+    for seed in range(20):
+        out = augment_scene(queries, np.random.default_rng(seed), drop)
+        assert all(s.target_mask().any() for s in out)

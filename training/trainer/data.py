@@ -20,7 +20,8 @@ from query3d.data.sample import Sample
 from query3d.model.losses import QueryTargets
 from query3d.model.preprocess import FrameInputs, prepare_frame
 from query3d.model.runtime.density import network_subset
-from query3d.training.data.augment import augment, take_points
+from query3d.training.data.augment import augment_scene, take_points
+from query3d.training.trainer.groups import SceneGroups
 
 SYNTHETIC_KINDS = ("tabletop", "room")
 REFER_KINDS = ("scanrefer", "multi3drefer")
@@ -82,39 +83,67 @@ class TrainItem:
 def prepare_sample(sample: Sample, cfg: Config, rng: np.random.Generator | None
                    ) -> tuple[Sample, FrameInputs, QueryTargets]:
     """Augment (when ``rng`` is given), cap the point count, preprocess, build targets."""
+    samples, frame, targets = prepare_scene([sample], cfg, rng)
+    return samples[0], frame, targets[0]
+
+
+def prepare_scene(samples: Sequence[Sample], cfg: Config, rng: np.random.Generator | None
+                  ) -> tuple[list[Sample], FrameInputs, list[QueryTargets]]:
+    """``prepare_sample`` for several queries of one scene: one augmentation, one point
+    cap draw and one preprocessing, shared; targets per query."""
     if rng is not None and cfg.data.augment.enabled:
-        sample = augment(sample, rng, cfg.data.augment)
-    n, cap = len(sample.scene.points), cfg.data.max_points
+        samples = augment_scene(samples, rng, cfg.data.augment)
+    scene = samples[0].scene
+    n, cap = len(scene.points), cfg.data.max_points
     if cap > 0 and n > cap:  # evaluation draws the runtime's subset, training a fresh one
         keep = (network_subset(n, cap) if rng is None
                 else np.sort(rng.choice(n, size=cap, replace=False)))
-        sample = Sample(take_points(sample.scene, keep), sample.query)
-    names = list(sample.scene.class_names)
+        scene = take_points(scene, keep)
+    samples = [Sample(scene, s.query) for s in samples]
+    names = list(scene.class_names)
     if len(names) > cfg.model.num_classes:
-        raise ValueError(f"scene {sample.scene.scene_id} has {len(names)} classes but "
+        raise ValueError(f"scene {scene.scene_id} has {len(names)} classes but "
                          f"model.num_classes is {cfg.model.num_classes}")
-    scene = sample.scene
     frame = prepare_frame(scene.points, scene.colors, cfg.model, cameras=scene.cameras or None)
-    targets = QueryTargets.from_sample(sample, frame.origin.numpy(), names)
-    return sample, frame, targets
+    origin = frame.origin.numpy()
+    return samples, frame, [QueryTargets.from_sample(s, origin, names) for s in samples]
 
 
 class TrainingSet:
-    """Augmented, preprocessed view of a dataset; ``set_epoch`` changes the draws."""
+    """Augmented, preprocessed view of a dataset; ``set_epoch`` changes the draws.
+
+    With ``train.queries_per_scene`` > 1 an entry is a group of queries of one scene
+    (``SceneGroups``) and yields a list of ``TrainItem`` sharing one frame."""
 
     def __init__(self, samples: Sequence[Sample], cfg: Config, train: bool = True) -> None:
         self.samples, self.cfg, self.train = samples, cfg, train
         self.epoch = 0
+        per_scene = cfg.train.queries_per_scene if train else 1
+        self.groups = None
+        if per_scene > 1:  # train_max_samples then counts scene groups, spread evenly
+            groups = SceneGroups(samples, per_scene)
+            count = cfg.train.train_max_samples
+            keep = (np.linspace(0, len(groups) - 1, count).round().astype(int)
+                    if 0 < count < len(groups) else range(len(groups)))
+            self.groups = [groups[int(i)] for i in keep]
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.samples) if self.groups is None else len(self.groups)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __getitem__(self, index: int) -> TrainItem:
-        rng = None
-        if self.train:
-            rng = np.random.default_rng([self.cfg.train.seed, self.epoch, index])
-        sample, frame, targets = prepare_sample(self.samples[index], self.cfg, rng)
-        return TrainItem(index, sample, frame, targets)
+    def _rng(self, index: int) -> np.random.Generator | None:
+        if not self.train:
+            return None
+        return np.random.default_rng([self.cfg.train.seed, self.epoch, index])
+
+    def __getitem__(self, index: int) -> TrainItem | list[TrainItem]:
+        if self.groups is None:
+            sample, frame, targets = prepare_sample(self.samples[index], self.cfg,
+                                                    self._rng(index))
+            return TrainItem(index, sample, frame, targets)
+        members = self.groups[index]
+        samples, frame, targets = prepare_scene([self.samples[i] for i in members], self.cfg,
+                                                self._rng(index))
+        return [TrainItem(i, s, frame, t) for i, s, t in zip(members, samples, targets)]

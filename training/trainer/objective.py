@@ -25,6 +25,8 @@ from query3d.config import Config
 from query3d.model.alignment.constraints import symmetric_cross_entropy
 from query3d.model.encoders import TextFeatures
 from query3d.model.losses import MemoryItems, MRCosmoLoss, QueryTargets
+from query3d.model.mrcosmo import FrameEncoding
+from query3d.model.preprocess import FrameInputs
 from query3d.model.runtime.text_cache import TextFeatureCache
 from query3d.training.trainer.data import TrainItem
 from query3d.training.trainer.distributed import gather_objects, gather_with_grad
@@ -79,9 +81,15 @@ class ReferringObjective(nn.Module):
         sums: dict[str, torch.Tensor] = {}
         pairs: list[_Pair] = []
         self._pending = []
-        for item in batch:
+        encoded: dict[int, tuple[FrameInputs, FrameEncoding]] = {}
+        for item in batch:  # queries of one scene share its frame and its encoding
             targets = _targets_to(item.targets, device)
-            raw = self.model(item.frame.to(device), self.encode_text(item.sample.query.text))
+            if id(item.frame) not in encoded:
+                frame = item.frame.to(device)
+                encode = getattr(self.model, "encode_frame", None)
+                encoded[id(item.frame)] = (frame, encode(frame) if encode else None)
+            frame, encoding = encoded[id(item.frame)]
+            raw = self.model(frame, self.encode_text(item.sample.query.text), encoding=encoding)
             out = self.loss_fn([raw], [targets])  # one sample: its own L_DCMA is 0
             totals.append(out.total)
             for key, value in out.terms.items():
@@ -94,14 +102,16 @@ class ReferringObjective(nn.Module):
                                    raw["text_emb"]))
         terms = {k: v / len(batch) for k, v in sums.items()}
         task = torch.stack(totals).mean()
-        dcma = self._global_dcma(pairs, len(batch)) if self.contrastive else task.new_zeros(())
+        dcma = self._global_dcma(pairs) if self.contrastive else task.new_zeros(())
         terms["dcma"] = dcma.detach()
         terms["loss"] = task + dcma
         return terms
 
-    def _global_dcma(self, pairs: list[_Pair], rows: int) -> torch.Tensor:
+    def _global_dcma(self, pairs: list[_Pair]) -> torch.Tensor:
         """Eq. 14 over the global batch, keeping each scene's lowest-index pair."""
         meta = gather_objects([(p.index, p.scene_id) for p in pairs])
+        # the same row count on every rank (the gather needs it), whatever each one holds
+        rows = max(1, max(len(rank_pairs) for rank_pairs in meta))
         first: dict[str, int] = {}
         for rank_pairs in meta:
             for index, scene_id in rank_pairs:

@@ -19,6 +19,7 @@ from query3d.training.evaluation.evaluate import evaluate, flat_metrics
 from query3d.training.evaluation.predict import ModelPredictor
 from query3d.training.trainer.data import TrainingSet, open_split
 from query3d.training.trainer.distributed import cleanup_distributed, init_distributed
+from query3d.training.trainer.groups import scene_key
 from query3d.training.trainer.objective import ReferringObjective
 from query3d.training.trainer.trainer import Trainer
 
@@ -44,6 +45,9 @@ class SpreadSubset(Sequence):
     def __getitem__(self, i: int):
         return self.samples[int(self.index[i])]
 
+    def scene_of(self, i: int) -> str:
+        return scene_key(self.samples, int(self.index[i]))
+
 
 class MixedSamples(Sequence):
     """Several splits as one: each source ``repeat`` times, in order (the sampler
@@ -63,6 +67,13 @@ class MixedSamples(Sequence):
         k = int(np.searchsorted(self.offsets, i, side="right")) - 1
         samples, _ = self.sources[k]
         return samples[(i - int(self.offsets[k])) % len(samples)]
+
+    def scene_of(self, i: int) -> str:
+        """Source, repeat and scene: each repeat of a source groups on its own."""
+        k = int(np.searchsorted(self.offsets, i, side="right")) - 1
+        samples, _ = self.sources[k]
+        repeat, inner = divmod(i - int(self.offsets[k]), len(samples))
+        return f"{k}/{repeat}/{scene_key(samples, inner)}"
 
 
 def _class_names(samples: Any) -> list[str]:
@@ -116,7 +127,8 @@ def run_training(
             train_samples = MixedSamples(
                 [(train_samples, 1)] + [(open_split(s.kind, s.root, s.split, cap), s.repeat)
                                         for s in cfg.data.mix])
-        if 0 < cfg.train.train_max_samples < len(train_samples):
+        if cfg.train.queries_per_scene == 1 and \
+                0 < cfg.train.train_max_samples < len(train_samples):  # else: groups
             train_samples = SpreadSubset(train_samples, cfg.train.train_max_samples)
         validate = None
         if cfg.train.eval_every > 0:

@@ -46,8 +46,9 @@ from query3d.training.trainer.sampler import ResumableSampler
 
 
 def list_collate(items: list[Any]) -> list[Any]:
-    """Batches stay lists: the network takes one scene and one query per forward."""
-    return items
+    """Batches stay lists: the network takes one scene and one query per forward. A
+    scene's group of queries (``train.queries_per_scene``) is flattened into the batch."""
+    return [x for item in items for x in (item if isinstance(item, list) else [item])]
 
 
 def default_hooks() -> list[Hook]:

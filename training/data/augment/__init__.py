@@ -16,6 +16,8 @@ Scaling is uniform and colour jitter keeps hue, so size and colour words stay tr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from query3d.config import AugmentConfig
@@ -51,28 +53,42 @@ def may_rotate(sample: Sample, policy: str) -> bool:
 def augment(sample: Sample, rng: np.random.Generator,
             config: AugmentConfig | None = None) -> Sample:
     """A freshly allocated augmented copy of ``sample`` (the input is never modified)."""
+    return augment_scene([sample], rng, config)[0]
+
+
+def augment_scene(samples: Sequence[Sample], rng: np.random.Generator,
+                  config: AugmentConfig | None = None) -> list[Sample]:
+    """One augmentation of a scene shared by several queries (``samples``, all of one
+    scene), kept true for every one of them: the crop keeps every query's protected
+    objects, dropout every query's targets, and the scene turns only if no query is
+    view-dependent. Returns each query on the same augmented scene, in order."""
+    if not samples:
+        raise ValueError("augment_scene needs at least one sample")
     config = config or AugmentConfig()
-    out = copy_sample(sample)
-    if not config.enabled:
-        return out
-    if config.crop_size:
-        out = crop(out, rng, config.crop_size)
-    if config.point_dropout > 0:
-        out = point_dropout(out, rng, config.point_dropout)
-    pivot = scene_pivot(out.scene)
-    if config.rotate_z and may_rotate(out, config.view_dependent):
-        out = rotate_z(out, rng.uniform(-config.max_angle, config.max_angle), pivot)
-    if config.scale_range > 0:
-        out = scale(out, rng.uniform(1 - config.scale_range, 1 + config.scale_range), pivot)
-    if config.jitter_sigma > 0:
-        out = jitter(out, rng, config.jitter_sigma, config.jitter_clip)
-    if config.color_jitter > 0:
-        out = color_jitter(out, rng, config.color_jitter)
-    return out
+    out = copy_sample(samples[0])
+    if config.enabled:
+        if config.crop_size:
+            kept = [protected_objects(s) for s in samples]
+            protected = None if any(k is None for k in kept) else set().union(*kept)
+            out = crop(out, rng, config.crop_size, protected)
+        if config.point_dropout > 0:
+            targets = sorted({t for s in samples for t in s.query.object_ids})
+            out = point_dropout(out, rng, config.point_dropout, targets)
+        pivot = scene_pivot(out.scene)
+        if config.rotate_z and all(may_rotate(s, config.view_dependent) for s in samples):
+            out = rotate_z(out, rng.uniform(-config.max_angle, config.max_angle), pivot)
+        if config.scale_range > 0:
+            out = scale(out, rng.uniform(1 - config.scale_range, 1 + config.scale_range), pivot)
+        if config.jitter_sigma > 0:
+            out = jitter(out, rng, config.jitter_sigma, config.jitter_clip)
+        if config.color_jitter > 0:
+            out = color_jitter(out, rng, config.color_jitter)
+    return [Sample(out.scene, s.query) for s in samples]
 
 
 __all__ = [
-    "AugmentConfig", "augment", "color_jitter", "copy_sample", "crop", "is_relational",
+    "AugmentConfig", "augment", "augment_scene", "color_jitter", "copy_sample", "crop",
+    "is_relational",
     "is_view_dependent", "jitter", "may_rotate", "mentioned_objects", "point_dropout",
     "protected_objects", "rotate_z", "scale", "scene_pivot", "take_points",
     "target_point_counts",

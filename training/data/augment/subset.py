@@ -4,6 +4,8 @@ entirely, and a crop keeps every object the query may be talking about."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
+from typing import Literal
 
 import numpy as np
 
@@ -27,14 +29,17 @@ def take_points(scene: Scene, keep: np.ndarray) -> Scene:
     return dataclasses.replace(scene, **changes)
 
 
-def point_dropout(sample: Sample, rng: np.random.Generator, fraction: float) -> Sample:
+def point_dropout(sample: Sample, rng: np.random.Generator, fraction: float,
+                  targets: Iterable[int] | None = None) -> Sample:
     """Drop each point with probability ``fraction``; a target that would lose all its
-    points keeps them all (a tiny object must not turn a query into a zero-target one)."""
+    points keeps them all (a tiny object must not turn a query into a zero-target one).
+    ``targets``: the objects to keep that way (default: the query's; a scene shared by
+    several queries passes all of theirs)."""
     if not 0 <= fraction < 1:
         raise ValueError(f"dropout fraction must be in [0, 1), got {fraction}")
     keep = rng.random(len(sample.scene.points)) >= fraction
     if sample.scene.instance is not None:
-        for object_id in sample.query.object_ids:
+        for object_id in (sample.query.object_ids if targets is None else targets):
             members = sample.scene.instance == object_id
             if members.any() and not keep[members].any():
                 keep[members] = True
@@ -51,13 +56,15 @@ def protected_objects(sample: Sample) -> set[int] | None:
     return None if anchors is None else targets | anchors
 
 
-def crop(sample: Sample, rng: np.random.Generator, size: float) -> Sample:
+def crop(sample: Sample, rng: np.random.Generator, size: float,
+         protected: set[int] | None | Literal["query"] = "query") -> Sample:
     """Keep an axis-aligned ``size`` x ``size`` metre window in xy (all heights).
 
     The window is centred on a random point, then moved (or widened) just enough to
     contain every protected object whole. Unsafe queries, scenes without instance
     labels holding targets, and scenes already smaller than the window are returned as
-    they are."""
+    they are. ``protected``: the objects to keep whole (default: the query's, see
+    :func:`protected_objects`; None: do not crop)."""
     if not size > 0:
         raise ValueError(f"crop size must be positive, got {size}")
     scene = sample.scene
@@ -65,8 +72,9 @@ def crop(sample: Sample, rng: np.random.Generator, size: float) -> Sample:
     xy = scene.points[:, :2].astype(np.float64)
     if not finite.any() or np.all(np.ptp(xy[finite], axis=0) <= size):
         return sample
-    protected = protected_objects(sample)
-    if protected is None or (sample.query.object_ids and scene.instance is None):
+    if protected == "query":
+        protected = protected_objects(sample)
+    if protected is None or (protected and scene.instance is None):
         return sample
     half = np.full(2, size / 2)
     centre = xy[rng.choice(np.flatnonzero(finite))]

@@ -58,6 +58,10 @@ class OSDReferDataset(Sequence[Sample]):
             self._scenes[scan] = scene
         return self._scenes[scan]
 
+    def scene_of(self, index: int) -> str:
+        """The scan query ``index`` asks about (without reading it)."""
+        return self.records[index]["scan"]
+
     def __getitem__(self, index: int) -> Sample:  # type: ignore[override]
         r = self.records[index]
         query = Query(r["description"], list(r["object_ids"]), f"{r['scan']}/{index}",

@@ -40,6 +40,10 @@ class SyntheticDataset(SceneSplit):
                       r["eval_type"], r["kind"])
         return Sample(self.scene(r["scene_id"]), query)
 
+    def scene_of(self, index: int) -> str:
+        """The scene query ``index`` asks about (without reading it)."""
+        return self.records[index]["scene_id"]
+
     def __iter__(self) -> Iterator[Sample]:
         for i in range(len(self)):
             yield self[i]
