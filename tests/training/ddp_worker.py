@@ -22,16 +22,27 @@ from query3d.training.trainer.objective import ReferringObjective
 from query3d.training.trainer.run import seed_everything
 
 
-def main(out: Path) -> None:
+class SceneQueries(list):
+    """Samples that tell their scene (as the real datasets do): groupable by scene."""
+
+    def scene_of(self, index: int) -> str:
+        return self[index].scene.scene_id
+
+
+def main(out: Path, grouped: bool = False) -> None:
+    """``grouped``: scene groups of unequal size (2 + 1 queries), so ranks hold different
+    numbers of queries in a step."""
     torch.set_num_threads(1)
-    cfg = tiny_config(epochs=1, batch_size=4, deterministic=True)
+    cfg = (tiny_config(epochs=1, batch_size=2, queries_per_scene=2, deterministic=True)
+           if grouped else tiny_config(epochs=1, batch_size=4, deterministic=True))
     ctx = init_distributed("cpu")
     try:
         seed_everything(cfg.train.seed)
         model = build_model(cfg.model)
         torch.save(model.state_dict(), out / f"init{ctx.rank}.pt")
         trainer = Trainer(cfg, model, ReferringObjective(model, cfg),
-                          TrainingSet(tiny_samples(4), cfg), out, ctx, hooks=[JsonlHook()])
+                          TrainingSet(SceneQueries(tiny_samples(4)), cfg), out, ctx,
+                          hooks=[JsonlHook()])
         trainer.train()
         torch.save(model.state_dict(), out / f"rank{ctx.rank}.pt")
         (out / f"rank{ctx.rank}.json").write_text(json.dumps(
@@ -42,4 +53,4 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), grouped="--grouped" in sys.argv[2:])

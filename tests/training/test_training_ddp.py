@@ -88,3 +88,16 @@ def test_memory_banks_identical_on_ranks_and_match_one_process(states: dict) -> 
 def test_ranks_hold_identical_weights(states: dict) -> None:
     for key, value in states["rank0"].items():
         assert torch.equal(value, states["rank1"][key]), key
+
+
+def test_ranks_with_unequal_scene_groups_train_in_step(tmp_path: Path) -> None:
+    """Scene groups give ranks different query counts in a step; the global contrastive
+    term's gather must still line up (it once aborted gloo with a size mismatch)."""
+    _run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
+          f"--master_port={_free_port()}", str(WORKER), str(tmp_path), "--grouped"])
+    info = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert info[0]["steps"] == info[1]["steps"] == 4  # 8 groups, 2 per step
+    rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    for key, value in rank0.items():
+        torch.testing.assert_close(value, rank1[key], msg=key)
