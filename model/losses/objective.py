@@ -43,6 +43,20 @@ class LossOutput:
     memory_items: MemoryItems | None = None
 
 
+@torch.no_grad()
+def covers_a_target(mask_logits: torch.Tensor, target_masks: torch.Tensor,
+                    threshold: float) -> torch.Tensor:
+    """(K,) bool: the slot's own mask (logit > 0) overlaps some target by IoU >= threshold.
+
+    mask_logits (K, N), target_masks (T, N) in {0, 1}; no gradient (a label, not a cost)."""
+    predicted = (mask_logits > 0).to(torch.float32)
+    targets = target_masks.to(predicted)
+    inter = predicted @ targets.T  # (K, T)
+    union = predicted.sum(1, keepdim=True) + targets.sum(1)[None] - inter
+    iou = inter / union.clamp_min(1.0)
+    return (iou >= threshold).any(dim=1)
+
+
 def box_vector(center: torch.Tensor, size: torch.Tensor, yaw_or_vec: torch.Tensor) -> torch.Tensor:
     """(M, 8): centre, size, (cos 2 yaw, sin 2 yaw); accepts a yaw (M,) or its vector (M, 2)."""
     if yaw_or_vec.dim() == 1:
@@ -91,6 +105,8 @@ class MRCosmoLoss:
             matches.append((slots, tids))
             referred = torch.zeros_like(raw["ref_logit"], dtype=torch.long)
             referred[slots] = 1
+            if cfg.referred_assignment == "mask_iou" and tgt.masks.shape[0] > 0:
+                referred[covers_a_target(raw["mask_logits"], tgt.masks, cfg.referred_iou)] = 1
             two_class = torch.stack([torch.zeros_like(raw["ref_logit"]), raw["ref_logit"]], -1)
             ref_weights = two_class.new_tensor([cfg.noobj_weight, 1.0])
             ref_terms.append(weighted_cross_entropy(two_class, referred, ref_weights))

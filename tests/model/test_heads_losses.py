@@ -214,3 +214,30 @@ def test_seed_ranking_adds_the_targets_softmax_share():
     assert float(MRCosmoLoss(LossConfig(seed_ranking=2.0), NUM_CLASSES)([raw], zero)
                  .terms["seed"]) == pytest.approx(float(
                      MRCosmoLoss(LossConfig(), NUM_CLASSES)([raw], zero).terms["seed"]))
+
+
+def test_mask_iou_assignment_calls_every_slot_on_a_target_referred():
+    """Two slots lock onto target 0 (a duplicate): one-to-one matching pushes one of them
+    down as "not referred", mask_iou pushes both up; a slot on no target goes down in both."""
+    from query3d.model.losses.objective import covers_a_target
+
+    tgt = _targets(t=1)
+    raw = {k: v.requires_grad_(v.is_floating_point()) for k, v in _raw(k=3).items()}
+    with torch.no_grad():
+        raw["mask_logits"].fill_(-8.0)
+        raw["mask_logits"][0, 0:10] = 8.0  # exactly target 0
+        raw["mask_logits"][1, 1:10] = 8.0  # the duplicate: IoU 0.9
+        raw["mask_logits"][2, 20:30] = 8.0  # elsewhere
+        raw["ref_logit"].zero_()
+    assert covers_a_target(raw["mask_logits"], tgt.masks, 0.5).tolist() == [True, True, False]
+    assert covers_a_target(raw["mask_logits"], tgt.masks, 0.95).tolist() == [True, False, False]
+    grads = {}
+    for assignment in ("hungarian", "mask_iou"):
+        raw["ref_logit"].grad = None
+        cfg = LossConfig(referred_assignment=assignment)
+        MRCosmoLoss(cfg, NUM_CLASSES)([raw], [tgt]).terms["referred_wce"].backward()
+        grads[assignment] = raw["ref_logit"].grad.clone()
+    assert (grads["mask_iou"][:2] < 0).all() and grads["mask_iou"][2] > 0  # up, up, down
+    assert (grads["hungarian"] > 0).sum() == 2  # only the matched slot goes up
+    with pytest.raises(ValueError, match="referred_assignment"):
+        LossConfig(referred_assignment="nearest")
