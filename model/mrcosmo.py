@@ -41,7 +41,8 @@ from query3d.registry import Registry
 MODEL_REGISTRY = Registry("model")
 
 # What a deployed frame graph returns (the rest of ``forward``'s dict feeds training).
-EXPORT_OUTPUTS = ("box_center", "box_size", "box_yaw", "ref_logit", "class_logits", "mask_logits")
+EXPORT_OUTPUTS = ("box_center", "box_size", "box_yaw", "ref_logit", "class_logits", "mask_logits",
+                  "slot_relevance")
 
 
 @dataclass
@@ -144,11 +145,12 @@ class MRCosmo(nn.Module):
         """One frame, one query (``text`` batch of 1) -> named tensors; K slots, N points.
 
         box_center (K, 3) in the frame's centred coordinates, box_size (K, 3), box_yaw (K,),
-        box_yaw_vec (K, 2), ref_logit (K,), class_logits (K, C), mask_logits (K, N),
-        mask_logits_passes (R+1, K, N), seed_logits (S,), seed_points (S,), point_feat
-        (N, d), box_feat (K, d), memory_text (1, d); with DCMA on: text_emb (1, d) and
-        dcma_logit_scale, and image_emb (1, d) when the frame has images. ``encoding``:
-        this frame's ``encode_frame`` from an earlier query (reused, not recomputed).
+        box_yaw_vec (K, 2), ref_logit (K,), slot_relevance (K,), class_logits (K, C),
+        mask_logits (K, N), mask_logits_passes (R+1, K, N), seed_logits (S,), seed_points
+        (S,), point_feat (N, d), box_feat (K, d), memory_text (1, d); with DCMA on:
+        text_emb (1, d) and dcma_logit_scale, and image_emb (1, d) when the frame has
+        images. ``encoding``: this frame's ``encode_frame`` from an earlier query (reused,
+        not recomputed).
         """
         if isinstance(frame, dict):
             frame = FrameInputs.from_dict(frame)
@@ -181,6 +183,13 @@ class MRCosmo(nn.Module):
         out = self.detection(queries, sel.anchors, text_vec)
         masks = self.mask_head(units, unit_xyz, queries, out, text_vec, self.memory)
         seed_points = sel.seed_points
+        # each slot's mask-weighted mean relevance of the candidates it covers: the
+        # sentence's say in a slot's score (decision.slot_score)
+        over_seeds = masks["mask_logits"] if self.superpoints is not None \
+            else masks["mask_logits"][:, seed_points]
+        weight = torch.sigmoid(over_seeds)
+        out["slot_relevance"] = (weight * torch.sigmoid(sel.seed_logits)[None]).sum(-1) \
+            / weight.sum(-1).clamp_min(1e-6)
         if self.superpoints is not None:  # a superpoint's logit is each of its points'
             masks["mask_logits_passes"] = masks["mask_logits_passes"][..., frame.superpoint]
             masks["mask_logits"] = masks["mask_logits"][:, frame.superpoint]

@@ -46,7 +46,8 @@ def decode(
     text: str,
     class_names: Sequence[str] = (),
 ) -> QueryResult:
-    """Fired slots (referred-to probability > ``score_threshold``) become targets.
+    """Fired slots (score > ``score_threshold``; the score is ``cfg.slot_score``: the
+    referred-to probability, or that times the slot's text relevance) become targets.
 
     Slots are taken by decreasing score; a slot whose point mask (probability >
     ``mask_threshold``) is empty, or overlaps an already kept target by IoU >
@@ -59,6 +60,11 @@ def decode(
     origin, n = _frame_origin_and_size(frame)
     xyz = _numpy(frame["xyz"] if isinstance(frame, Mapping) else frame.xyz).astype(np.float64)
     scores = _sigmoid(_numpy(raw["ref_logit"]).astype(np.float64))
+    if cfg.slot_score == "referred_x_relevance":
+        if "slot_relevance" not in raw:
+            raise ValueError("decision.slot_score 'referred_x_relevance' needs the graph "
+                             "output slot_relevance (export the checkpoint again)")
+        scores = scores * _numpy(raw["slot_relevance"]).astype(np.float64)
     mask_logits = _numpy(raw["mask_logits"])
     if mask_logits.shape != (scores.shape[0], n):
         raise ValueError(f"mask_logits has shape {mask_logits.shape}, expected "

@@ -124,6 +124,18 @@ class DecisionConfig:
     score_threshold: float = 0.5  # a detection slot fires above this referred probability
     mask_threshold: float = 0.5  # point mask probability that counts as "in the mask"
     dedup_iou: float = 0.5  # fired slots whose masks overlap more than this are one target
+    # a slot's score: "referred" (the detection head's probability) or
+    # "referred_x_relevance" (times the mean text relevance of the candidates its mask
+    # covers: the language-guided selection's scores, trained per candidate)
+    slot_score: str = "referred"
     # publish the upright box fitted to each target's mask points (tight, for grasping)
     # instead of the detection head's coarse box
     box_from_mask: bool = True
+
+    def __post_init__(self) -> None:
+        if self.slot_score not in SLOT_SCORES:
+            raise ValueError(f"slot_score must be one of {SLOT_SCORES}, got "
+                             f"{self.slot_score!r}")
+
+
+SLOT_SCORES = ("referred", "referred_x_relevance")

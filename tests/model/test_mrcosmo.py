@@ -66,7 +66,8 @@ def test_output_shapes_and_types(preset, text_encoder, scene):
     with torch.no_grad():
         raw = model(frame, model.encode_text("the red box"))
     shapes = {"box_center": (k, 3), "box_size": (k, 3), "box_yaw": (k,), "box_yaw_vec": (k, 2),
-              "ref_logit": (k,), "class_logits": (k, cfg.num_classes), "mask_logits": (k, n),
+              "ref_logit": (k,), "slot_relevance": (k,), "class_logits": (k, cfg.num_classes),
+              "mask_logits": (k, n),
               "mask_logits_passes": (cfg.mask_refine_iters + 1, k, n), "point_feat": (n, d),
               "box_feat": (k, d), "memory_text": (1, d), "text_emb": (1, d), "image_emb": (1, d),
               "seed_logits": (frame.superpoint_members.shape[0] if cfg.use_superpoints
@@ -74,6 +75,7 @@ def test_output_shapes_and_types(preset, text_encoder, scene):
     for name, shape in shapes.items():
         assert tuple(raw[name].shape) == shape, name
         assert raw[name].dtype == torch.float32 and torch.isfinite(raw[name]).all(), name
+    assert ((raw["slot_relevance"] >= 0) & (raw["slot_relevance"] <= 1)).all()
     result = decode(raw, frame, DecisionConfig(score_threshold=0.0), "the red box", CLASS_NAMES)
     assert isinstance(result, QueryResult) and result.num_points == n and result.targets
     t = result.targets[0]
@@ -235,6 +237,28 @@ def test_decode_zero_multi_and_duplicate_targets():
     assert res.targets[0].score > res.targets[1].score
     with pytest.raises(ValueError, match="mask_logits"):
         decode(_raw_with(3, 6, [1.0] * 3, masks[:, :5]), frame, cfg, "x", CLASS_NAMES)
+
+
+def test_slot_score_times_relevance_reorders_and_silences_slots():
+    """A confident slot on an object the sentence is not about (relevance 0.1) loses to a
+    less confident one on a relevant object, and falls under the threshold."""
+    frame = {"xyz": torch.zeros(6, 3), "origin": torch.zeros(3)}
+    masks = np.full((2, 6), -5.0)
+    masks[0, :3] = 5.0
+    masks[1, 3:] = 5.0
+    raw = _raw_with(2, 6, [3.0, 1.0], masks)
+    referred = DecisionConfig(score_threshold=0.5)
+    assert [t.point_indices.tolist() for t in decode(raw, frame, referred, "x").targets] == [
+        [0, 1, 2], [3, 4, 5]]
+    with pytest.raises(ValueError, match="slot_relevance"):
+        decode(raw, frame, dataclasses.replace(referred, slot_score="referred_x_relevance"), "x")
+    raw["slot_relevance"] = torch.tensor([0.1, 0.9])
+    both = decode(raw, frame, dataclasses.replace(referred, slot_score="referred_x_relevance"),
+                  "x")
+    assert [t.point_indices.tolist() for t in both.targets] == [[3, 4, 5]]
+    assert both.targets[0].score == pytest.approx(0.9 / (1 + np.exp(-1.0)), rel=1e-6)
+    with pytest.raises(ValueError, match="slot_score"):
+        DecisionConfig(slot_score="best")
 
 
 def test_a_cloud_smaller_than_the_slot_count_still_answers(text_encoder):
