@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from query3d.cli._common import add_json_option, write_json
+from query3d.config.model import SLOT_SCORES
 
 HELP = "evaluate a checkpoint on a dataset split"
 
@@ -27,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--score-thresholds", default="", metavar="T1,T2,...",
                    help="also score these detection thresholds (one forward per sample), "
                    "to choose the decision.score_threshold a checkpoint ships with")
+    p.add_argument("--slot-score", default=None, choices=SLOT_SCORES,
+                   help="how a slot is scored (default: the checkpoint's decision.slot_score)")
     add_json_option(p)
     p.set_defaults(run=run)
 
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     summary = run_evaluation(args.checkpoint, args.data, args.split,
                              max_samples=args.max_samples, device=args.device, kind=args.kind,
                              baselines=not args.no_baselines, seed=args.seed,
-                             score_thresholds=thresholds)
+                             score_thresholds=thresholds, slot_score=args.slot_score)
     print(format_table(summary))
     for t, numbers in summary.get("by_score_threshold", {}).items():
         print(f"score threshold {t}: mIoU {100 * numbers['miou']:.1f}, Acc@0.5 "

@@ -89,6 +89,15 @@ def test_eval_json_and_table(setup: dict, capsys: pytest.CaptureFixture[str]) ->
     rows = [json.loads(line) for line in (setup["run"] / "log.jsonl").read_text().splitlines()]
     last_val = [r for r in rows if r["kind"] == "val"][-1]
     assert result["miou"] == pytest.approx(last_val["miou"], abs=1e-9)
+    assert result["slot_score"] == "referred"
+    # scored by relevance too, the same slots can only lose score: never more targets
+    assert main(["eval", "--checkpoint", str(setup["run"] / "last.pt"), "--data",
+                 str(setup["data"]), "--split", "val", "--json", str(out), "--no-baselines",
+                 "--slot-score", "referred_x_relevance", "--score-thresholds", "0.0"]) == 0
+    relevance = json.loads(out.read_text())
+    assert relevance["slot_score"] == "referred_x_relevance" and relevance["count"] == 8
+    assert relevance["by_score_threshold"]["0"]["miou"] == pytest.approx(
+        by_threshold["0"]["miou"])  # every slot still fires above 0
 
 
 def test_missing_split_is_named(setup: dict, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -17,18 +18,22 @@ from query3d.training.trainer.distributed import cleanup_distributed, init_distr
 def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
                    max_samples: int = 0, device: str = "auto",
                    kind: str | None = None, baselines: bool = True,
-                   seed: int = 0, score_thresholds: tuple[float, ...] = ()) -> dict[str, Any]:
+                   seed: int = 0, score_thresholds: tuple[float, ...] = (),
+                   slot_score: str | None = None) -> dict[str, Any]:
     """The summary of ``ReferringMetrics`` plus where it came from and how long it took;
     with ``baselines``, the trivial baselines' summaries on the same samples under
     ``summary["baselines"]``; each of ``score_thresholds`` is scored too (one forward per
-    sample for all of them) under ``summary["by_score_threshold"]``."""
+    sample for all of them) under ``summary["by_score_threshold"]``. ``slot_score``
+    replaces the checkpoint's ``decision.slot_score`` for all of them."""
     ctx = init_distributed(device)
     try:
         model, cfg = load_model(checkpoint, ctx.device)
         kind = kind or cfg.data.kind
         samples = open_split(kind, data, split, cfg.data.max_points)
         start = time.perf_counter()
-        network = ModelPredictor(model, cfg.model, cfg.decision)
+        decision = cfg.decision if slot_score is None else \
+            dataclasses.replace(cfg.decision, slot_score=slot_score)
+        network = ModelPredictor(model, cfg.model, decision)
         predictors = {"model": network}
         for t in score_thresholds:
             predictors[f"score>{t:g}"] = network.with_score_threshold(t)
@@ -46,7 +51,7 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
         if baselines:
             summary["baselines"] = summaries
         summary.update(checkpoint=str(checkpoint), data=str(data), split=split,
-                       data_kind=kind, preset=cfg.preset,
+                       data_kind=kind, preset=cfg.preset, slot_score=decision.slot_score,
                        wall_s=time.perf_counter() - start)
         return summary
     finally:
