@@ -47,6 +47,18 @@ class NodeHealth:
     clouds: RateMeter = field(default_factory=RateMeter)
     images: RateMeter = field(default_factory=RateMeter)
     commands: RateMeter = field(default_factory=RateMeter)
+    # standing conditions (frame guessed, QoS mismatch, ...) by topic: (message, since)
+    conditions: dict[str, tuple[str, float]] = field(default_factory=dict)
+    facts: dict[str, str] = field(default_factory=dict)  # extra key-values to report
+
+    def set_condition(self, key: str, message: str | None,
+                      now: float | None = None) -> None:
+        """``message`` WARNs under ``key`` until cleared with None (a condition that
+        holds, not an event: a levelled frame, a silent publisher)."""
+        if message is None:
+            self.conditions.pop(key, None)
+        else:
+            self.conditions[key] = (message, time.monotonic() if now is None else now)
 
     def error(self, message: str) -> None:
         self.last_error = message
@@ -58,20 +70,28 @@ class NodeHealth:
         self.error(message)
 
     def status(self, name: str, hardware_id: str, input_timeout: float,
-               now: float | None = None) -> DiagnosticStatus:
-        """ERROR when the model cannot run; WARN when inputs stop, pairing fails or an
-        input was just rejected; OK otherwise."""
+               now: float | None = None, expect_clouds: bool = True) -> DiagnosticStatus:
+        """ERROR when the model cannot run; WARN when expected inputs stop, a standing
+        condition holds, pairing fails or an input was just rejected; OK otherwise.
+
+        ``expect_clouds`` is False for on-demand use (mode once, no command waiting): a
+        sensor that publishes only when asked is then idle, not stale."""
         now = time.monotonic() if now is None else now
         since_cloud = None if self.clouds.last is None else now - self.clouds.last
         level, message = DiagnosticStatus.OK, "running"
         if not self.model_ok:
             level, message = DiagnosticStatus.ERROR, f"model cannot run: {self.model_error}"
-        elif since_cloud is None:
+        elif since_cloud is None and expect_clouds:
             level, message = DiagnosticStatus.WARN, "no point cloud received yet"
-        elif since_cloud > input_timeout:
+        elif since_cloud is not None and since_cloud > input_timeout and expect_clouds:
             level, message = DiagnosticStatus.WARN, f"no point cloud for {since_cloud:.1f} s"
+        elif self.conditions:
+            level = DiagnosticStatus.WARN
+            message = "; ".join(text for text, _ in self.conditions.values())
         elif self.last_error_time is not None and now - self.last_error_time < input_timeout:
             level, message = DiagnosticStatus.WARN, self.last_error
+        elif not expect_clouds:
+            message = "idle: ready for a command"
         values = {
             "backend": self.backend,
             "cloud_rate_hz": f"{self.clouds.rate(now):.2f}",
@@ -82,6 +102,8 @@ class NodeHealth:
             "sync_failures": str(self.sync_failures),
             "rejected_inputs": str(self.rejected_inputs),
             "last_error": self.last_error or "none",
+            **self.facts,
+            **{f"condition.{key}": text for key, (text, _) in self.conditions.items()},
         }
         return DiagnosticStatus(
             level=level, name=name, message=message, hardware_id=hardware_id,
