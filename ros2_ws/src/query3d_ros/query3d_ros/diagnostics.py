@@ -18,8 +18,10 @@ class RateMeter:
     def __init__(self, window_s: float = 5.0, max_events: int = 1000) -> None:
         self.window_s = window_s
         self._times: deque[float] = deque(maxlen=max_events)
+        self.total = 0  # messages since start (a rate hides how many arrived)
 
     def tick(self, now: float | None = None) -> None:
+        self.total += 1
         self._times.append(time.monotonic() if now is None else now)
 
     def rate(self, now: float | None = None) -> float:
@@ -99,6 +101,9 @@ class NodeHealth:
             "time_since_last_cloud_s": "never" if since_cloud is None else f"{since_cloud:.2f}",
             "last_latency_ms": "n/a" if self.last_latency_ms is None
             else f"{self.last_latency_ms:.1f}",
+            "clouds_received": str(self.clouds.total),
+            "images_received": str(self.images.total),
+            "commands_received": str(self.commands.total),
             "sync_failures": str(self.sync_failures),
             "rejected_inputs": str(self.rejected_inputs),
             "last_error": self.last_error or "none",

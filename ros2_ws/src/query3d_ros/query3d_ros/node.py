@@ -25,6 +25,7 @@ from std_msgs.msg import Header, String
 
 from query3d.data.sample import CameraView
 from query3d.geometry import RangeLimits, range_filter
+from query3d_ros.command_text import clean_command
 from query3d_ros.conversions import (
     camera_info_to_model,
     cloud_to_numpy,
@@ -240,9 +241,9 @@ class Query3DNode(Node):
 
     def _on_command(self, msg: String) -> None:
         self.health.commands.tick()
-        text = " ".join(msg.data.split())
-        if not text:
-            self._reject("command", "empty text")
+        text, problem = clean_command(msg.data)
+        if problem:
+            self._reject("command", problem)
             return
         if len(text) > MAX_COMMAND_CHARS:
             self.get_logger().warning(
