@@ -104,7 +104,7 @@ class Query3DNode(Node):
                                         qos_by_name(self.p("image_qos")),
                                         lambda: self.health.images.last, "image_qos"))
         self.input_watch = InputWatch(self, watched, lambda: self.p("input_silence_warn"),
-                                      self.health.set_condition)
+                                      self.health.set_condition, self._expect_clouds)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(self.p("diagnostics_period"), self._publish_diagnostics,
                           callback_group=self.groups["timers"])
@@ -306,12 +306,17 @@ class Query3DNode(Node):
         self.get_logger().info(f"{command!r}: {names} in {latency_ms:.0f} ms "
                                f"({len(cameras)} camera image(s))")
 
+    def _expect_clouds(self) -> bool:
+        """Clouds are due: a command streams (continuous) or waits for its first cloud.
+        On demand (mode once, nothing waiting) a quiet sensor is idle, not stale."""
+        if self.worker.command is None:
+            return False
+        return self.p("mode") == "continuous" or not self.worker.has_frame
+
     def _publish_diagnostics(self) -> None:
-        # on demand (mode once, no command waiting for a cloud) a quiet sensor is idle
-        expect = self.p("mode") == "continuous" and self.worker.command is not None
-        expect = expect or (self.worker.command is not None and not self.worker.has_frame)
         status = self.health.status(f"{self.get_fully_qualified_name()}: segmentation",
-                                    "query3d", self.p("input_timeout"), expect_clouds=expect)
+                                    "query3d", self.p("input_timeout"),
+                                    expect_clouds=self._expect_clouds())
         self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), status))
 
     def destroy_node(self) -> None:
