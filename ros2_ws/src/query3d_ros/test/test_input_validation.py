@@ -72,6 +72,15 @@ def test_layouts_that_cannot_fit_their_data_are_refused(change, expected: str) -
         cloud_to_numpy(msg)
 
 
+def test_a_layout_expanding_to_millions_of_values_is_refused() -> None:
+    msg = xyz_cloud(1, point_step=1 << 20)
+    msg.data = bytes(1 << 20)
+    msg.fields.append(PointField(name="blob", offset=12, datatype=PointField.UINT8,
+                                 count=(1 << 20) - 12))
+    with pytest.raises(ValueError, match="expand to 1048564 values per point"):
+        cloud_to_numpy(msg)
+
+
 def test_big_endian_clouds_are_read_not_refused() -> None:
     little = cloud_to_numpy(xyz_cloud(5)).points
     big = cloud_to_numpy(xyz_cloud(5, big_endian=True)).points

@@ -37,6 +37,9 @@ _NATIVE_BIG_ENDIAN = sys.byteorder == "big"
 _RESERVED_NAMES = ("x", "y", "z", "rgb")
 # the most bytes per point an *empty* cloud may declare (nothing bounds it by its data)
 MAX_EMPTY_POINT_BYTES = 1 << 16
+# the most values per point (sum of counts): descriptors such as VFH (308) fit, a layout
+# that would make numpy build millions of record fields does not
+MAX_SUBFIELDS = 4096
 
 
 class CloudArrays(NamedTuple):
@@ -77,6 +80,10 @@ def structured_dtype(fields: list[PointField], point_step: int, big_endian: bool
     """
     order = ">" if big_endian else "<"
     checked = [_checked_field(field, i, point_step) for i, field in enumerate(fields)]
+    expanded = sum(field.count for field in fields)
+    if expanded > MAX_SUBFIELDS:  # e.g. a 10 MB one-point cloud of 10M one-byte counts
+        raise ValueError(f"PointCloud2 fields expand to {expanded} values per point "
+                         f"(> {MAX_SUBFIELDS}); refusing the layout")
     names: list[str] = []
     formats: list[str] = []
     offsets: list[int] = []
