@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from query3d.geometry import SupportPlane, estimate_support_plane, levelling_transform
+from query3d.geometry import (
+    RangeLimits,
+    SupportPlane,
+    estimate_support_plane,
+    levelling_transform,
+    range_filter,
+)
 from query3d.geometry.levelling import OPTICAL_FORWARD, OPTICAL_UP
 from query3d_ros.extrinsics import TfExtrinsics, matrix_to_pose, pose_to_matrix
 
@@ -55,6 +61,17 @@ class CloudFrames:
     def __init__(self, p: Callable[[str], Any], tf: TfExtrinsics) -> None:
         self.p, self.tf = p, tf
         self._planes: dict[str, SupportPlane] = {}  # last plane per levelled cloud frame
+
+    def prepare(self, header: Any, points: np.ndarray,
+                limits: RangeLimits) -> tuple[Placement, int]:
+        """The cloud as the network should see it, and how many points the range filter
+        dropped. Range first, in the sensor frame (a 3e38 return must not reach
+        levelling), then the placement, then heights in the network frame; dropped rows
+        become NaN, so every row still answers for the same message point."""
+        near, far = range_filter(points, RangeLimits(limits.min_range, limits.max_range))
+        placement = self.place(header, near)
+        kept, low_high = range_filter(points, limits, placement.points)
+        return replace(placement, points=kept), far + low_high
 
     def place(self, header: Any, points: np.ndarray) -> Placement:
         source, target = header.frame_id, self.p("target_frame")

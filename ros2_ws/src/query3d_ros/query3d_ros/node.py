@@ -24,7 +24,7 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header, String
 
 from query3d.data.sample import CameraView
-from query3d.geometry import RangeLimits, range_filter
+from query3d.geometry import RangeLimits
 from query3d_ros.command_text import clean_command
 from query3d_ros.conversions import (
     camera_info_to_model,
@@ -193,25 +193,19 @@ class Query3DNode(Node):
             self._reject("point cloud", f"no finite points among {len(cloud.points)} "
                          "(empty or all-NaN cloud); keeping the previous frame")
             return
-        # range first (in the sensor frame: a 3e38 return must not reach levelling), then
-        # the frame the network sees, then heights in it; rows are kept (NaN), not removed
-        limits = self.range_limits
-        near, far = range_filter(cloud.points, RangeLimits(limits.min_range, limits.max_range))
-        placement = self.frames.place(msg.header, near)
-        points, low_high = range_filter(cloud.points, limits, placement.points)
+        placement, dropped = self.frames.prepare(msg.header, cloud.points, self.range_limits)
         self.health.facts.update(cloud_frame=msg.header.frame_id, frame_transform=placement.how,
-                                 network_frame=placement.frame_id,
-                                 filtered_points=str(far + low_high))
+                                 network_frame=placement.frame_id, filtered_points=str(dropped))
         self.health.set_condition("frame", placement.problem)
         if placement.problem:
             self.get_logger().warning(placement.problem, throttle_duration_sec=10.0)
-        if not finite_mask(points).any():
+        if not finite_mask(placement.points).any():
             self._reject("point cloud", f"all {int(finite.sum())} finite points are outside "
-                         f"the range filter ({limits}); keeping the previous frame")
+                         f"the range filter ({self.range_limits}); keeping the previous frame")
             return
         self.worker.submit_frame(Frame(
-            header=Header(stamp=msg.header.stamp, frame_id=placement.frame_id), points=points,
-            colors=cloud.colors, organized_shape=cloud.organized_shape,
+            header=Header(stamp=msg.header.stamp, frame_id=placement.frame_id),
+            points=placement.points, colors=cloud.colors, organized_shape=cloud.organized_shape,
             source_frame=msg.header.frame_id, placement=placement))
 
     def _camera_expected(self) -> bool:

@@ -119,3 +119,18 @@ def test_a_levelled_cloud_takes_its_camera_along() -> None:
     placed_view, problem = frames.camera("camera_optical_frame", placed, view, None)
     assert problem is None  # same frame as the cloud: identity is right
     assert np.allclose(placed_view.T_world_cam, placed.transform)
+
+
+def test_prepare_drops_sentinels_before_levelling_and_keeps_rows() -> None:
+    from query3d.geometry import RangeLimits
+
+    frames = CloudFrames(_params(), TfExtrinsics(None, False))
+    optical = _in_frame(_tabletop(np.random.default_rng(6)), np.linalg.inv(OPTICAL_IN_BASE))
+    optical[5] = [3e38, 0.0, 3e38]
+    placed, dropped = frames.prepare(Header(frame_id="camera_optical_frame"), optical,
+                                     RangeLimits(max_range=10.0, z_min=-0.05, z_max=0.5))
+    assert placed.how == "levelled" and placed.points.shape == optical.shape
+    assert np.isnan(placed.points[5]).all() and dropped >= 1
+    finite = np.isfinite(placed.points).all(axis=1)
+    assert finite.sum() > 0.9 * len(optical)
+    assert placed.points[finite, 2].min() >= -0.05 and placed.points[finite, 2].max() <= 0.5
