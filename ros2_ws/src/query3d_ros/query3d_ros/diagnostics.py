@@ -26,14 +26,20 @@ class RateMeter:
 
     def rate(self, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now
-        recent = [t for t in self._times if now - t <= self.window_s]
+        # tuple(): one C-level copy, so a tick from another callback thread cannot
+        # mutate the deque while it is being read
+        recent = [t for t in tuple(self._times) if now - t <= self.window_s]
         if len(recent) < 2:
             return 0.0
         return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
 
     @property
     def last(self) -> float | None:
-        return self._times[-1] if self._times else None
+        times = self._times
+        try:
+            return times[-1]
+        except IndexError:
+            return None
 
 
 @dataclass
@@ -79,7 +85,9 @@ class NodeHealth:
         ``expect_clouds`` is False for on-demand use (mode once, no command waiting): a
         sensor that publishes only when asked is then idle, not stale."""
         now = time.monotonic() if now is None else now
-        since_cloud = None if self.clouds.last is None else now - self.clouds.last
+        # copies (single C-level operations): input callbacks update these concurrently
+        conditions, facts, last_cloud = dict(self.conditions), dict(self.facts), self.clouds.last
+        since_cloud = None if last_cloud is None else now - last_cloud
         level, message = DiagnosticStatus.OK, "running"
         if not self.model_ok:
             level, message = DiagnosticStatus.ERROR, f"model cannot run: {self.model_error}"
@@ -87,9 +95,9 @@ class NodeHealth:
             level, message = DiagnosticStatus.WARN, "no point cloud received yet"
         elif since_cloud is not None and since_cloud > input_timeout and expect_clouds:
             level, message = DiagnosticStatus.WARN, f"no point cloud for {since_cloud:.1f} s"
-        elif self.conditions:
+        elif conditions:
             level = DiagnosticStatus.WARN
-            message = "; ".join(text for text, _ in self.conditions.values())
+            message = "; ".join(text for text, _ in conditions.values())
         elif self.last_error_time is not None and now - self.last_error_time < input_timeout:
             level, message = DiagnosticStatus.WARN, self.last_error
         elif not expect_clouds:
@@ -107,8 +115,8 @@ class NodeHealth:
             "sync_failures": str(self.sync_failures),
             "rejected_inputs": str(self.rejected_inputs),
             "last_error": self.last_error or "none",
-            **self.facts,
-            **{f"condition.{key}": text for key, (text, _) in self.conditions.items()},
+            **facts,
+            **{f"condition.{key}": text for key, (text, _) in conditions.items()},
         }
         return DiagnosticStatus(
             level=level, name=name, message=message, hardware_id=hardware_id,

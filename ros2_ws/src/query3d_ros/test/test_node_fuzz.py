@@ -136,9 +136,12 @@ def test_fuzzed_inputs_never_stop_the_node(tmp_path: Path) -> None:
         assert len(during) >= (fuzz_end - fuzz_start) / 3, (len(during), fuzz_end - fuzz_start)
         gaps = [b - a for a, b in zip(during, during[1:])]
         assert max(gaps) < 5.0, max(gaps)
+        # most fuzz messages are refused (a few clouds are odd but valid: they are frames)
         rejected = diagnostics.latest("rejected_inputs") - rejected_before
-        assert rejected >= published["command"] + published["points"] // 2, \
-            (rejected, published)
+        refusable = delivered - int(counts["images_received"])  # one refusal per pair
+        print(f"fuzz: published {published}, delivered {delivered} {counts}, "
+              f"rejected {rejected}, {fuzz_end - fuzz_start:.1f} s")
+        assert 0.5 * refusable <= rejected <= refusable + 1, (rejected, refusable)
         log = procs.log("node")
         assert "Traceback" not in log, log[-3000:]
 
