@@ -3,6 +3,7 @@ synthetic planes under random rotations come out z-up with the plane at z = 0.""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -29,10 +30,10 @@ def _labelled_table(points: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray,
 
 
 @pytest.fixture(scope="module")
-def scans(request) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    from conftest import shared_dir
-
-    root = Path(shared_dir()) / "data" / "mosd-learn"
+def scans() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Four raw mOSD scans (../shared beside the checkout, as tests/conftest.py finds it)."""
+    shared = Path(os.environ.get("QUERY3D_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+    root = shared / "data" / "mosd-learn"
     if not root.is_dir():
         pytest.skip(f"{root} is absent (project-internal data)")
     out = {}
