@@ -51,7 +51,7 @@ ROS = [
 ]
 GPU = ["mamba-ssm>=2.2", "tensorrt>=10.0"]
 # plyfile (GPL) only cross-checks our own PLY reader in tests
-DEV = ["pytest>=8.0", "ruff>=0.6", "plyfile>=1.0"]
+DEV = ["pytest>=8.0", "ruff>=0.6", "plyfile>=1.0", "hypothesis>=6.100"]
 
 setup(
     name="query3d",

@@ -3,7 +3,11 @@
 Written against the TensorRT 10 Python API (``tensorrt``). An engine is only valid for
 the GPU, TensorRT version, precision and shape profile it was built with, and building
 takes minutes, so engines are cached under a key of exactly those plus the ONNX file's
-hash (``engine_cache_key``), and rebuilt only when the key changes. Inference binds torch
+hash (``engine_cache_key``), and rebuilt only when the key changes. Beside each engine a
+JSON record says what it was built with and the sha256 of its bytes; an engine whose
+record is missing or disagrees (a truncated copy, an engine carried from another
+machine), or that TensorRT refuses to deserialize (``load_runner``), is rebuilt with a
+log line instead of failing the node. Inference binds torch
 CUDA tensors directly (``set_tensor_address`` + ``execute_async_v3`` on torch's current
 stream): no pycuda, no host copies beyond what the caller asks for.
 """
@@ -192,34 +196,92 @@ def build_engine(
     return engine_path
 
 
+def engine_record(gpu_name: str, tensorrt_version: str, precision: str, profile: DimProfile,
+                  onnx_hash: str) -> dict[str, Any]:
+    """What an engine was built with: the fields of its cache key, in readable form."""
+    return {"gpu": gpu_name.strip(), "tensorrt": tensorrt_version.strip(),
+            "precision": precision, "profile": _check_profile(profile), "onnx_hash": onnx_hash}
+
+
+def stale_reason(recorded: Mapping[str, Any] | None, expected: Mapping[str, Any],
+                 engine_sha256: str | None) -> str | None:
+    """None if a cached engine can be used, else why it must be rebuilt. Pure function.
+
+    ``recorded``: the JSON record beside the engine (None: missing or unreadable);
+    ``expected``: ``engine_record`` of this machine and graph; ``engine_sha256``: of the
+    engine file's bytes as found (None: no file)."""
+    if engine_sha256 is None:
+        return "no engine file"
+    if recorded is None:
+        return "no readable build record beside it"
+    names = {"gpu": "GPU", "tensorrt": "TensorRT version", "precision": "precision",
+             "profile": "shape profile", "onnx_hash": "ONNX graph"}
+    for field, what in names.items():
+        if recorded.get(field) != expected[field]:
+            return (f"{what} differs: built for {recorded.get(field)!r}, "
+                    f"now {expected[field]!r}")
+    if recorded.get("engine_sha256") != engine_sha256:
+        return "the engine file does not match its record (truncated or corrupt)"
+    return None
+
+
+def file_sha256(path: Path) -> str | None:
+    """sha256 of a file's bytes, None if it does not exist."""
+    return onnx_file_hash(path) if path.is_file() else None
+
+
+def read_record(engine_path: Path) -> dict[str, Any] | None:
+    """The JSON record beside an engine, None if missing or not JSON."""
+    try:
+        record = json.loads(engine_path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def cached_engine(
     onnx_path: str | Path,
     cache_dir: str | Path,
     precision: str,
     profile: DimProfile,
     workspace_mb: int,
+    rebuild: str | None = None,
 ) -> Path:
-    """The engine for this GPU/TensorRT/precision/profile/ONNX, built only if not cached."""
+    """The engine for this GPU/TensorRT/precision/profile/ONNX, built only if not cached
+    or stale. ``rebuild``: a reason to rebuild regardless (e.g. TensorRT refused it)."""
     trt = import_tensorrt()
     gpu = torch.cuda.get_device_name()
-    key = engine_cache_key(gpu, trt.__version__, precision, profile, onnx_file_hash(onnx_path))
+    onnx_hash = onnx_file_hash(onnx_path)
+    key = engine_cache_key(gpu, trt.__version__, precision, profile, onnx_hash)
     path = engine_cache_path(cache_dir, gpu, key)
-    if path.is_file():
+    expected = engine_record(gpu, trt.__version__, precision, profile, onnx_hash)
+    found = file_sha256(path)
+    reason = rebuild or stale_reason(read_record(path), expected, found)
+    if reason is None:
         log.info("TensorRT engine cache hit: %s", path)
         return path
-    log.info(
-        "no cached TensorRT engine for key %s (GPU %s, TensorRT %s)", key, gpu, trt.__version__
-    )
+    if found is None:
+        log.info("no cached TensorRT engine for key %s (GPU %s, TensorRT %s)", key, gpu,
+                 trt.__version__)
+    else:
+        log.warning("rebuilding TensorRT engine %s: %s", path, reason)
     build_engine(onnx_path, path, precision, profile, workspace_mb)
-    sidecar = {
-        "gpu": gpu,
-        "tensorrt": trt.__version__,
-        "precision": precision,
-        "profile": _check_profile(profile),
-        "onnx": str(onnx_path),
-    }
-    path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n")
+    record = {**expected, "onnx": str(onnx_path), "engine_sha256": file_sha256(path)}
+    path.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+def load_runner(onnx_path: str | Path, cache_dir: str | Path, precision: str,
+                profile: DimProfile, workspace_mb: int) -> tuple[Path, TensorRTRunner]:
+    """A runner for the cached engine; an engine TensorRT cannot deserialize (built by
+    another TensorRT or driver, damaged) is rebuilt once, with a log line, not a crash."""
+    engine = cached_engine(onnx_path, cache_dir, precision, profile, workspace_mb)
+    try:
+        return engine, TensorRTRunner(engine)
+    except RuntimeError as exc:
+        engine = cached_engine(onnx_path, cache_dir, precision, profile, workspace_mb,
+                               rebuild=f"TensorRT could not load it ({exc})")
+        return engine, TensorRTRunner(engine)
 
 
 class TensorRTRunner:

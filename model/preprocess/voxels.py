@@ -18,6 +18,11 @@ KERNEL_OFFSETS = torch.stack(torch.meshgrid(
     torch.arange(3), torch.arange(3), torch.arange(3), indexing="ij"), dim=-1).reshape(27, 3) - 1
 
 
+# voxels per axis: three axes of 2**20 keep every linear key (and the kernel map's and
+# window partition's keys built on it) far inside int64
+MAX_GRID_CELLS = 1 << 20
+
+
 @dataclass
 class VoxelScale:
     coords: torch.Tensor  # (V, 3) int64
@@ -78,8 +83,13 @@ def voxelize(xyz: torch.Tensor, rgb: torch.Tensor, voxel_size: float, scales: li
         raise ValueError(f"voxel_scales must be multiples of the first, got {scales}")
     low = xyz.double().min(dim=0).values
     fine_edge = voxel_size * scales[0]
-    fine_coords, fine_of_point = _unique_rows(
-        torch.floor((xyz.double() - low) / fine_edge).long())
+    cells = (xyz.double() - low) / fine_edge
+    span = float(cells.max()) if cells.numel() else 0.0
+    if span >= MAX_GRID_CELLS:  # int64 grid keys would overflow into garbage indices
+        raise ValueError(f"the cloud spans {span * fine_edge:.3g} m, more than {MAX_GRID_CELLS} "
+                         f"voxels of {fine_edge} m along an axis; drop far points first (a "
+                         "range filter: query3d.geometry.range_filter, the node's max_range)")
+    fine_coords, fine_of_point = _unique_rows(torch.floor(cells).long())
     order_key = point_hash(torch.cat([xyz, rgb], dim=1))
     out = []
     for scale in scales:

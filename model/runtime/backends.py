@@ -123,11 +123,11 @@ class TensorRTBackend(Backend):
         profile: Mapping[str, tuple[int, int, int]],
         workspace_mb: int,
     ) -> None:
-        from query3d.model.export.tensorrt_engine import TensorRTRunner, cached_engine
+        from query3d.model.export.tensorrt_engine import load_runner
 
-        engine = cached_engine(onnx_path, cache_dir, precision, profile, workspace_mb)
-        self.runner = TensorRTRunner(engine)
-        self.engine_path = engine
+        # a stale or unloadable cached engine is rebuilt (logged), never a crash
+        self.engine_path, self.runner = load_runner(onnx_path, cache_dir, precision, profile,
+                                                    workspace_mb)
         self.input_names = list(self.runner.input_names)
         self.output_names = list(self.runner.output_names)
 

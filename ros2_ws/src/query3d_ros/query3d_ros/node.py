@@ -11,19 +11,21 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import replace
 from typing import Any
 
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-from std_msgs.msg import String
+from std_msgs.msg import Header, String
 
 from query3d.data.sample import CameraView
+from query3d.geometry import RangeLimits
+from query3d_ros.command_text import clean_command
 from query3d_ros.conversions import (
     camera_info_to_model,
     cloud_to_numpy,
@@ -33,6 +35,8 @@ from query3d_ros.conversions import (
 )
 from query3d_ros.diagnostics import NodeHealth, diagnostic_array
 from query3d_ros.extrinsics import TfExtrinsics, pose_to_matrix
+from query3d_ros.frames import CloudFrames
+from query3d_ros.input_watch import InputWatch, WatchedInput
 from query3d_ros.log_bridge import forward_core_logs
 from query3d_ros.outputs import OutputPublishers
 from query3d_ros.params import BY_NAME, PARAMS, InvalidParameters, defaults, descriptor
@@ -56,11 +60,16 @@ class Query3DNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("query3d_node", **kwargs)
         self._declare_parameters()
+        self.range_limits = self._range_limits()
         forward_core_logs(self.get_logger())
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.health = NodeHealth()
         self.camera_sync = CloudCameraSync(history=self.p("sync_queue_size"))
         self.tf = TfExtrinsics(self, self.p("use_tf"))
+        self.frames = CloudFrames(self.p, self.tf)
+        # one group per concern: a slow cloud never holds up commands, camera or timers
+        self.groups = {name: MutuallyExclusiveCallbackGroup()
+                       for name in ("commands", "cloud", "camera", "timers")}
         self.segmenter = None
         try:
             self.segmenter = build_segmenter(self.p)
@@ -76,18 +85,30 @@ class Query3DNode(Node):
         self.outputs = OutputPublishers(self, self.p)
         self.worker = InferenceWorker(self._run, self._done, mode=self.p("mode"),
                                       max_rate=self.p("max_rate"))
-        self.create_subscription(PointCloud2, self.p("points_topic"), self._on_cloud,
-                                 qos_by_name(self.p("points_qos")))
-        self.create_subscription(String, self.p("command_topic"), self._on_command, COMMAND)
+        cloud_sub = self.create_subscription(
+            PointCloud2, self.p("points_topic"), self._on_cloud,
+            qos_by_name(self.p("points_qos")), callback_group=self.groups["cloud"])
+        self.create_subscription(String, self.p("command_topic"), self._on_command, COMMAND,
+                                 callback_group=self.groups["commands"])
+        watched = [WatchedInput("points", cloud_sub, qos_by_name(self.p("points_qos")),
+                                lambda: self.health.clouds.last, "points_qos")]
         if self.p("use_images"):
             self.sync = make_synchronizer(
                 self, [(Image, self.p("image_topic"), qos_by_name(self.p("image_qos"))),
                        (CameraInfo, self.p("camera_info_topic"),
                         qos_by_name(self.p("image_qos")))],
-                slop=self.p("sync_slop"), queue=self.p("sync_queue_size"))
+                slop=self.p("sync_slop"), queue=self.p("sync_queue_size"),
+                callback_group=self.groups["camera"])
             self.sync.register_callback(self._on_camera)
+            watched.append(WatchedInput("image", self.sync.subscriptions[0],
+                                        qos_by_name(self.p("image_qos")),
+                                        lambda: self.health.images.last, "image_qos"))
+        self.input_watch = InputWatch(self, watched, lambda: self.p("input_silence_warn"),
+                                      self.health.set_condition, self._expect_clouds)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(self.p("diagnostics_period"), self._publish_diagnostics)
+        self.create_timer(self.p("diagnostics_period"), self._publish_diagnostics,
+                          callback_group=self.groups["timers"])
+        self.create_timer(1.0, self.input_watch.check, callback_group=self.groups["timers"])
 
     def p(self, name: str) -> Any:
         return self.get_parameter(name).value
@@ -116,6 +137,14 @@ class Query3DNode(Node):
         values = defaults()
         for spec in PARAMS:
             self.declare_parameter(spec.name, values[spec.name], descriptor(spec))
+
+    def _range_limits(self) -> RangeLimits:
+        """The range filter's limits; pairs that contradict each other stop the node."""
+        try:
+            return RangeLimits(self.p("min_range"), self.p("max_range"),
+                               self.p("z_min"), self.p("z_max"))
+        except ValueError as exc:
+            raise InvalidParameters(f"range filter parameters: {exc}") from exc
 
     def _on_set_parameters(self, params: list) -> SetParametersResult:
         for param in params:
@@ -164,9 +193,20 @@ class Query3DNode(Node):
             self._reject("point cloud", f"no finite points among {len(cloud.points)} "
                          "(empty or all-NaN cloud); keeping the previous frame")
             return
+        placement, dropped = self.frames.prepare(msg.header, cloud.points, self.range_limits)
+        self.health.facts.update(cloud_frame=msg.header.frame_id, frame_transform=placement.how,
+                                 network_frame=placement.frame_id, filtered_points=str(dropped))
+        self.health.set_condition("frame", placement.problem)
+        if placement.problem:
+            self.get_logger().warning(placement.problem, throttle_duration_sec=10.0)
+        if not finite_mask(placement.points).any():
+            self._reject("point cloud", f"all {int(finite.sum())} finite points are outside "
+                         f"the range filter ({self.range_limits}); keeping the previous frame")
+            return
         self.worker.submit_frame(Frame(
-            header=msg.header, points=cloud.points, colors=cloud.colors,
-            organized_shape=cloud.organized_shape))
+            header=Header(stamp=msg.header.stamp, frame_id=placement.frame_id),
+            points=placement.points, colors=cloud.colors, organized_shape=cloud.organized_shape,
+            source_frame=msg.header.frame_id, placement=placement))
 
     def _camera_expected(self) -> bool:
         """Images are streaming, or an image publisher exists (the first image may still be
@@ -195,9 +235,9 @@ class Query3DNode(Node):
 
     def _on_command(self, msg: String) -> None:
         self.health.commands.tick()
-        text = " ".join(msg.data.split())
-        if not text:
-            self._reject("command", "empty text")
+        text, problem = clean_command(msg.data)
+        if problem:
+            self._reject("command", problem)
             return
         if len(text) > MAX_COMMAND_CHARS:
             self.get_logger().warning(
@@ -231,9 +271,12 @@ class Query3DNode(Node):
         wait = self.p("image_wait") if self._camera_expected() else 0.0
         view = self.camera_sync.view_for(frame.header.stamp, self.p("sync_slop"), wait)
         if view is not None:
-            header = frame.header
-            from_tf = self.tf.lookup(header.frame_id, view.name, header.stamp)
-            return [view if from_tf is None else replace(view, T_world_cam=from_tf)]
+            placed, problem = self.frames.camera(frame.source_frame, frame.placement, view,
+                                                 frame.header.stamp)
+            self.health.set_condition("camera_frame", problem)
+            if problem:
+                self.get_logger().warning(problem, throttle_duration_sec=10.0)
+            return [placed]
         cameras: list = []
         if wait > 0:  # a camera publishes, but not this cloud's image
             problem = (f"no camera image within sync_slop={self.p('sync_slop')} s of the cloud "
@@ -257,9 +300,17 @@ class Query3DNode(Node):
         self.get_logger().info(f"{command!r}: {names} in {latency_ms:.0f} ms "
                                f"({len(cameras)} camera image(s))")
 
+    def _expect_clouds(self) -> bool:
+        """Clouds are due: a command streams (continuous) or waits for its first cloud.
+        On demand (mode once, nothing waiting) a quiet sensor is idle, not stale."""
+        if self.worker.command is None:
+            return False
+        return self.p("mode") == "continuous" or not self.worker.has_frame
+
     def _publish_diagnostics(self) -> None:
         status = self.health.status(f"{self.get_fully_qualified_name()}: segmentation",
-                                    "query3d", self.p("input_timeout"))
+                                    "query3d", self.p("input_timeout"),
+                                    expect_clouds=self._expect_clouds())
         self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), status))
 
     def destroy_node(self) -> None:
@@ -278,7 +329,7 @@ def main(args: list[str] | None = None) -> int:
             print(f"query3d_node: {line}", file=sys.stderr)
         rclpy.try_shutdown()
         return 2
-    return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=2))
+    return spin_until_shutdown(node, MultiThreadedExecutor(num_threads=4))
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ import json
 from typing import Any
 
 import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image, PointCloud2
-from std_msgs.msg import Float32, String
+from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
 from query3d.model.output import QueryResult
 from query3d_ros.conversions import mask_image, numpy_to_cloud, numpy_to_image
+from query3d_ros.latency import latency_message
 from query3d_ros.markers import draw_debug_image, make_marker_array, project_box
 from query3d_ros.qos import COMMAND, RELIABLE
 
@@ -34,7 +36,7 @@ class OutputPublishers:
         self.mask_image = node.create_publisher(Image, p("mask_image_topic"), RELIABLE)
         self.debug_image = node.create_publisher(Image, p("debug_image_topic"), RELIABLE)
         self.active = node.create_publisher(String, p("active_command_topic"), COMMAND)
-        self.latency = node.create_publisher(Float32, p("latency_topic"), RELIABLE)
+        self.latency = node.create_publisher(DiagnosticArray, p("latency_topic"), RELIABLE)
         self.result = node.create_publisher(String, p("result_topic"), RELIABLE)
         self.detections = None
         if Detection3DArray is not None:
@@ -45,6 +47,7 @@ class OutputPublishers:
         self.active.publish(String(data=text))
 
     def result_error(self, frame, command: str, error: str, latency_ms: float) -> None:
+        self.latency.publish(latency_message(frame.header, latency_ms, {}, command, ok=False))
         self.result.publish(String(data=json.dumps({
             "command": command, "stamp": _stamp_seconds(frame.header), "error": error,
             "latency_ms": latency_ms, "num_points": int(len(frame.points)), "targets": [],
@@ -75,7 +78,7 @@ class OutputPublishers:
         self._camera_outputs(frame, cameras, ids, result)
         if self.detections is not None:
             self.detections.publish(self._detections(header, result))
-        self.latency.publish(Float32(data=float(latency_ms)))
+        self.latency.publish(latency_message(header, latency_ms, result.timings_ms, command))
         summary = result.summary()
         summary.update(stamp=_stamp_seconds(header), frame_id=header.frame_id,
                        latency_ms=latency_ms, num_points=int(len(frame.points)),

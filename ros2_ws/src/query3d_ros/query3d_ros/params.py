@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from query3d_ros.params_inputs import INPUT_PARAM_ROWS
+
 DEFAULTS_FILE = Path(__file__).with_name("config") / "query3d.yaml"
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 QOS = ("sensor_data", "reliable")
@@ -131,13 +133,13 @@ PARAMS: tuple[ParamSpec, ...] = (
     _topic("debug_image_topic", "output camera image with masks drawn"),
     _topic("active_command_topic", "output the command being served"),
     _topic("detections_topic", "output vision_msgs/Detection3DArray"),
-    _topic("latency_topic", "output per-run latency in ms"),
+    _topic("latency_topic", "output per-run latency (DiagnosticArray, the cloud's header)"),
     _topic("result_topic", "output JSON summary per run (std_msgs/String)"),
     ParamSpec("publish_debug_image", bool, "draw and publish the debug image", dynamic=True),
     ParamSpec("marker_lifetime", float, "s, 0 = markers stay until replaced", dynamic=True,
               low=0.0),
     ParamSpec("diagnostics_period", float, "s between diagnostics messages", above=0.0),
-)
+) + tuple(ParamSpec(name, kind, text, **limits) for name, kind, text, limits in INPUT_PARAM_ROWS)
 
 BY_NAME = {p.name: p for p in PARAMS}
 

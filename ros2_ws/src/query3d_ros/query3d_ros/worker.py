@@ -25,6 +25,8 @@ class Frame:
     organized_shape: tuple[int, int] | None = None
     received: float = field(default_factory=time.monotonic)
     seq: int = 0
+    source_frame: str = ""  # the cloud's own frame_id (``header`` has the network's)
+    placement: Any = None  # frames.Placement: how the points got into the network frame
 
 
 RunFn = Callable[[Frame, str], Any]

@@ -21,6 +21,20 @@ from query3d_ros.launcher import INPUT_REMAPS, Processes, node_command, ros_env
 from query3d_ros.play_scene import camera_info
 from query3d_ros.qos import COMMAND, RELIABLE
 
+NODE = "/query3d_node"
+# Every topic the tests use, by role: the one place to edit when topic names change.
+TOPICS = {
+    "points": INPUT_REMAPS["~/points"],
+    "image": INPUT_REMAPS["~/image"],
+    "camera_info": INPUT_REMAPS["~/camera_info"],
+    "command": INPUT_REMAPS["~/command"],
+    "result": f"{NODE}/result",
+    "objects": f"{NODE}/objects",
+    "mask": f"{NODE}/mask",
+    "latency": f"{NODE}/latency",
+    "diagnostics": "/diagnostics",
+}
+
 
 class Peer:
     """Publishes clouds / images / commands like sensors and an operator would."""
@@ -32,18 +46,17 @@ class Peer:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         n = self.node
-        self.cloud_pub = n.create_publisher(PointCloud2, INPUT_REMAPS["~/points"], RELIABLE)
-        self.image_pub = n.create_publisher(Image, INPUT_REMAPS["~/image"], RELIABLE)
-        self.info_pub = n.create_publisher(CameraInfo, INPUT_REMAPS["~/camera_info"], RELIABLE)
-        self.command_pub = n.create_publisher(String, INPUT_REMAPS["~/command"], COMMAND)
+        self.cloud_pub = n.create_publisher(PointCloud2, TOPICS["points"], RELIABLE)
+        self.image_pub = n.create_publisher(Image, TOPICS["image"], RELIABLE)
+        self.info_pub = n.create_publisher(CameraInfo, TOPICS["camera_info"], RELIABLE)
+        self.command_pub = n.create_publisher(String, TOPICS["command"], COMMAND)
         self.results: list[dict] = []
         self.objects: list[PointCloud2] = []
         self.masks: list[PointCloud2] = []
-        n.create_subscription(String, "/query3d_node/result",
+        n.create_subscription(String, TOPICS["result"],
                               lambda m: self.results.append(json.loads(m.data)), RELIABLE)
-        n.create_subscription(PointCloud2, "/query3d_node/objects", self.objects.append,
-                              RELIABLE)
-        n.create_subscription(PointCloud2, "/query3d_node/mask", self.masks.append, RELIABLE)
+        n.create_subscription(PointCloud2, TOPICS["objects"], self.objects.append, RELIABLE)
+        n.create_subscription(PointCloud2, TOPICS["mask"], self.masks.append, RELIABLE)
 
     def header(self, stamp_s: float | None = None) -> Header:
         h = Header(frame_id="base_link")

@@ -59,3 +59,30 @@ def test_a_sync_failure_warns_for_input_timeout_and_is_counted(monkeypatch) -> N
     later = _status(health, 50.0 + TIMEOUT + 0.6)
     assert later.level == DiagnosticStatus.OK
     assert _values(later)["sync_failures"] == "2"  # the count stays for the record
+
+
+def test_on_demand_use_is_idle_not_stale() -> None:
+    """mode once with no command waiting: a sensor that publishes only when asked is idle,
+    so diagnostics stay OK long after the last cloud, and WARN again once a run waits."""
+    health = _ready(10.0)
+    idle = health.status("n", "q", TIMEOUT, now=10.0 + 60.0, expect_clouds=False)
+    assert idle.level == DiagnosticStatus.OK and "idle" in idle.message
+    assert _values(idle)["time_since_last_cloud_s"] == "60.00"
+    never = NodeHealth(model_ok=True).status("n", "q", TIMEOUT, now=5.0, expect_clouds=False)
+    assert never.level == DiagnosticStatus.OK
+    waiting = health.status("n", "q", TIMEOUT, now=10.0 + 60.0, expect_clouds=True)
+    assert waiting.level == DiagnosticStatus.WARN and "no point cloud for 60.0 s" in \
+        waiting.message
+
+
+def test_a_standing_condition_warns_until_cleared_and_is_listed() -> None:
+    health = _ready(20.0)
+    health.set_condition("frame", "cloud levelled on its support plane", now=20.0)
+    warn = _status(health, 20.1)
+    assert warn.level == DiagnosticStatus.WARN and "levelled" in warn.message
+    assert _values(warn)["condition.frame"] == "cloud levelled on its support plane"
+    still = health.status("n", "q", TIMEOUT, now=100.0, expect_clouds=False)
+    assert still.level == DiagnosticStatus.WARN  # a condition holds until it is cleared
+    health.set_condition("frame", None)
+    assert health.status("n", "q", TIMEOUT, now=100.0, expect_clouds=False).level == \
+        DiagnosticStatus.OK

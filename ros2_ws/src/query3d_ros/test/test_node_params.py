@@ -36,3 +36,13 @@ def test_every_bad_value_is_listed_and_unknown_names_are_refused() -> None:
     assert "'max_rate': -1.0 is not valid; expected > 0" in err
     assert "'score_threshold': 2.0 is not valid" in err
     assert "'max_point' is not a query3d_node parameter" in err
+
+
+def test_range_limits_that_contradict_each_other_stop_the_node() -> None:
+    done = _start({"min_range": 5.0, "max_range": 2.0, "levelling": "sometimes"})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "'levelling': 'sometimes' is not valid; expected one of optical, always, never" \
+        in done.stderr
+    done = _start({"min_range": 5.0, "max_range": 2.0})
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "range filter parameters: need 0 <= min_range < max_range" in done.stderr

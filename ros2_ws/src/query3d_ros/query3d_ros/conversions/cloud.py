@@ -35,6 +35,11 @@ FIELD_DTYPES: dict[int, np.dtype] = {
 _DATATYPE_OF: dict[np.dtype, int] = {dt: code for code, dt in FIELD_DTYPES.items()}
 _NATIVE_BIG_ENDIAN = sys.byteorder == "big"
 _RESERVED_NAMES = ("x", "y", "z", "rgb")
+# the most bytes per point an *empty* cloud may declare (nothing bounds it by its data)
+MAX_EMPTY_POINT_BYTES = 1 << 16
+# the most values per point (sum of counts): descriptors such as VFH (308) fit, a layout
+# that would make numpy build millions of record fields does not
+MAX_SUBFIELDS = 4096
 
 
 class CloudArrays(NamedTuple):
@@ -43,45 +48,63 @@ class CloudArrays(NamedTuple):
     organized_shape: tuple[int, int] | None  # (height, width) when height > 1
 
 
+def _checked_field(field: PointField, index: int, point_step: int) -> tuple[str, np.dtype]:
+    """Name and element dtype of one field, refused in O(1) if its declared bytes
+    (``offset + count * size``) cannot fit in ``point_step``: a huge ``count`` is refused
+    by arithmetic, never by walking it."""
+    name = field.name or f"unnamed_field_{index}"
+    if field.datatype not in FIELD_DTYPES:
+        raise ValueError(
+            f"PointCloud2 field '{name}' has unknown datatype {field.datatype}; "
+            f"known: {sorted(FIELD_DTYPES)}"
+        )
+    if field.count < 1:
+        raise ValueError(f"PointCloud2 field '{name}' has count {field.count} (< 1)")
+    itemsize = FIELD_DTYPES[field.datatype].itemsize
+    end = field.offset + field.count * itemsize
+    if end > point_step:
+        raise ValueError(
+            f"PointCloud2 field '{name}' (offset {field.offset}, count {field.count} x "
+            f"{itemsize} bytes) runs past point_step {point_step}"
+        )
+    return name, FIELD_DTYPES[field.datatype]
+
+
 def structured_dtype(fields: list[PointField], point_step: int, big_endian: bool) -> np.dtype:
     """One numpy record per point, so a cloud is decoded by a view instead of a loop.
 
     Names follow sensor_msgs_py (``count > 1`` becomes ``name_0 .. name_{count-1}``, an
-    empty name becomes ``unnamed_field_i``) so both readers agree field for field.
+    empty name becomes ``unnamed_field_i``) so both readers agree field for field. Every
+    field is checked against ``point_step`` before it is expanded, so the work is bounded
+    by the fields' bytes (at most ``len(fields) * point_step``), i.e. by the message.
     """
     order = ">" if big_endian else "<"
+    checked = [_checked_field(field, i, point_step) for i, field in enumerate(fields)]
+    expanded = sum(field.count for field in fields)
+    if expanded > MAX_SUBFIELDS:  # e.g. a 10 MB one-point cloud of 10M one-byte counts
+        raise ValueError(f"PointCloud2 fields expand to {expanded} values per point "
+                         f"(> {MAX_SUBFIELDS}); refusing the layout")
     names: list[str] = []
     formats: list[str] = []
     offsets: list[int] = []
-    for i, field in enumerate(fields):
-        if field.datatype not in FIELD_DTYPES:
-            raise ValueError(
-                f"PointCloud2 field '{field.name}' has unknown datatype {field.datatype}; "
-                f"known: {sorted(FIELD_DTYPES)}"
-            )
-        if field.count < 1:
-            raise ValueError(f"PointCloud2 field '{field.name}' has count {field.count} (< 1)")
-        base = FIELD_DTYPES[field.datatype].newbyteorder(order)
-        name = field.name or f"unnamed_field_{i}"
+    seen: set[str] = set()
+    for field, (name, element) in zip(fields, checked):
+        base = element.newbyteorder(order)
         for k in range(field.count):
             sub = f"{name}_{k}" if field.count > 1 else name
-            offset = field.offset + k * base.itemsize
-            if sub in names:
+            if sub in seen:
                 raise ValueError(f"PointCloud2 has duplicate field name '{sub}'")
-            if offset + base.itemsize > point_step:
-                raise ValueError(
-                    f"PointCloud2 field '{sub}' (offset {offset}, {base.itemsize} bytes) "
-                    f"runs past point_step {point_step}"
-                )
+            seen.add(sub)
             names.append(sub)
             formats.append(base.str)
-            offsets.append(offset)
+            offsets.append(field.offset + k * base.itemsize)
     return np.dtype(
         {"names": names, "formats": formats, "offsets": offsets, "itemsize": point_step}
     )
 
 
 def _check_geometry(msg: PointCloud2) -> None:
+    """The declared layout (width, height, point_step, row_step) fits the data: O(1)."""
     n = msg.width * msg.height
     if n == 0:
         return
@@ -99,17 +122,23 @@ def _check_geometry(msg: PointCloud2) -> None:
         )
 
 
+def _empty_point_step(msg: PointCloud2) -> int:
+    """Empty clouds often carry a sloppy point_step; only the field names matter, but a
+    field no real point could hold is still refused (its expansion would be unbounded)."""
+    ends = [f.offset + FIELD_DTYPES.get(f.datatype, np.dtype(np.uint8)).itemsize * max(f.count, 1)
+            for f in msg.fields]
+    step = max([msg.point_step, 1, *ends])
+    if step > MAX_EMPTY_POINT_BYTES:
+        raise ValueError(f"PointCloud2 is empty but its fields declare {step} bytes per point "
+                         f"(> {MAX_EMPTY_POINT_BYTES}); refusing the layout")
+    return step
+
+
 def read_structured_numpy(msg: PointCloud2) -> np.ndarray:
     """(height*width,) structured array of all fields; the numpy path, any layout."""
     _check_geometry(msg)
     n = msg.width * msg.height
-    point_step = msg.point_step
-    if n == 0:  # empty clouds often carry a sloppy point_step; only the field names matter
-        ends = [
-            f.offset + FIELD_DTYPES.get(f.datatype, np.dtype(np.uint8)).itemsize * max(f.count, 1)
-            for f in msg.fields
-        ]
-        point_step = max([point_step, 1, *ends])
+    point_step = msg.point_step if n else _empty_point_step(msg)
     dtype = structured_dtype(list(msg.fields), point_step, bool(msg.is_bigendian))
     if n == 0:
         return np.zeros(0, dtype=dtype)
