@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -11,6 +12,45 @@ import numpy as np
 from query3d.cli._common import write_json
 
 HELP = "segment a .pcd/.ply/.npz file with a text query; writes JSON + PNG"
+
+
+UPRIGHT_DEGREES = 30.0  # a support plane this close to horizontal: the cloud is z-up
+
+
+def place_upright(points: np.ndarray, frame: str) -> tuple[np.ndarray, dict]:
+    """The cloud in the z-up frame the network was trained in, and how it got there.
+
+    ``as-is``: trusted to be z-up already (a robot base frame). ``level``: moved onto its
+    support plane (``query3d.geometry``), as for a camera's optical frame (raw Kinect PCDs:
+    z forward, y down). ``auto``: levelled when the support plane is not horizontal."""
+    from query3d.geometry import estimate_support_plane, levelling_transform
+
+    if frame == "as-is":
+        return points, {"levelled": False, "reason": "--frame as-is"}
+    try:
+        plane = estimate_support_plane(points)
+    except ValueError as exc:
+        if frame == "level":
+            raise
+        return points, {"levelled": False, "reason": f"no support plane found: {exc}"}
+    # up is the side the objects stand on: most points off the plane lie above it
+    distance = plane.distance(points[np.isfinite(points).all(axis=1)])
+    above = float(np.mean(distance[np.abs(distance) > 0.03] > 0)) if (
+        np.abs(distance) > 0.03).any() else 1.0
+    if above < 0.5:
+        plane = dataclasses.replace(plane, normal=-plane.normal, offset=-plane.offset)
+    tilt = float(np.degrees(np.arccos(np.clip(float(plane.normal[2]), -1.0, 1.0))))
+    if frame == "auto" and tilt <= UPRIGHT_DEGREES:
+        return points, {"levelled": False, "reason": f"the support plane's up is {tilt:.0f} "
+                        "deg from the cloud's z: already z-up"}
+    T = levelling_transform(plane)
+    levelled = (np.asarray(points, np.float64) @ T[:3, :3].T + T[:3, 3]).astype(np.float32)
+    print(f"query3d segment: levelled the cloud on its support plane (its up was {tilt:.0f} "
+          "deg from the cloud's z); boxes and the picture are in the levelled frame",
+          file=sys.stderr)
+    return levelled, {"levelled": True, "T_levelled_from_input": T.round(6).tolist(),
+                      "up_vs_cloud_z_deg": round(tilt, 1),
+                      "plane_inlier_fraction": round(plane.inlier_fraction, 3)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint = args.checkpoint or demo_checkpoint()
         segmenter = Segmenter(checkpoint, backend=args.backend)
         points, colors = cloud.scene.points, cloud.scene.colors
+        points, placement = place_upright(points, args.frame)
         result = segmenter.segment(points, colors, text=args.text,
                                    score_threshold=args.score_threshold)
     except (OSError, ValueError) as exc:
@@ -34,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     np.save(out / "instance.npy", result.instance_mask().astype(np.int32))
     render_result(points, colors, result, out / "result.png", title=args.text)
     summary = result.summary()
-    summary.update(cloud=str(args.cloud), checkpoint=str(checkpoint),
+    summary.update(cloud=str(args.cloud), checkpoint=str(checkpoint), frame=placement,
                    backend=segmenter.backend_name,
                    network_points=segmenter.network_points or int(len(points)))
     write_json(str(out / "result.json"), summary)
@@ -56,5 +97,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="segment_out", help="output folder")
     p.add_argument("--score-threshold", type=float, default=None,
                    help="detection score threshold (default: the checkpoint's)")
+    p.add_argument("--frame", choices=("auto", "as-is", "level"), default="auto",
+                   help="auto (default): level the cloud on its support plane when that plane "
+                   "is not horizontal (a camera's optical frame, e.g. a raw Kinect PCD); "
+                   "as-is: the cloud is already z-up; level: always level it")
     p.add_argument("--json", metavar="PATH", default=None, help="also write the summary here")
     p.set_defaults(run=run)

@@ -4,6 +4,7 @@ the network: which way is up (the support plane) and which points are worth keep
 from query3d.geometry.levelling import (
     SupportPlane,
     estimate_support_plane,
+    fit_plane,
     level_cloud,
     levelling_transform,
 )
@@ -13,6 +14,7 @@ __all__ = [
     "RangeLimits",
     "SupportPlane",
     "estimate_support_plane",
+    "fit_plane",
     "level_cloud",
     "levelling_transform",
     "range_filter",

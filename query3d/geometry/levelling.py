@@ -57,6 +57,27 @@ def _basis(axis: np.ndarray) -> np.ndarray:
     return np.stack([first, np.cross(axis, first), axis])
 
 
+def _least_squares_plane(on_plane: np.ndarray) -> tuple[np.ndarray, float]:
+    """(unit normal towards the sensor at the frame's origin, offset) by SVD."""
+    centroid = on_plane.mean(axis=0)
+    normal = np.linalg.svd(on_plane - centroid, full_matrices=False)[2][2]
+    if np.dot(normal, -centroid) < 0:
+        normal = -normal
+    return normal, -float(np.dot(normal, centroid))
+
+
+def fit_plane(points: np.ndarray) -> SupportPlane:
+    """The least-squares plane of points known to lie on it (e.g. labelled table points):
+    no RANSAC. Non-finite rows are ignored."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if len(pts) < 3:
+        raise ValueError("a plane needs at least three finite points")
+    normal, offset = _least_squares_plane(pts)
+    rms = float(np.sqrt(np.mean((pts @ normal + offset) ** 2)))
+    return SupportPlane(normal=normal, offset=offset, inlier_fraction=1.0, rms=rms)
+
+
 def estimate_support_plane(points: np.ndarray, threshold: float = 0.01,
                            up_hint: tuple[float, float, float] | None = None,
                            sample: int = 5000, min_inlier_fraction: float = 0.1,
@@ -85,13 +106,7 @@ def estimate_support_plane(points: np.ndarray, threshold: float = 0.01,
     ransac = RANSACRegressor(LinearRegression(), min_samples=3, residual_threshold=threshold,
                              max_trials=200, random_state=seed)
     ransac.fit(local[:, :2], local[:, 2])
-    inliers = ransac.inlier_mask_
-    on_plane = pts[inliers]
-    centroid = on_plane.mean(axis=0)
-    normal = np.linalg.svd(on_plane - centroid, full_matrices=False)[2][2]
-    if np.dot(normal, -centroid) < 0:  # towards the sensor at the frame's origin
-        normal = -normal
-    offset = -float(np.dot(normal, centroid))
+    normal, offset = _least_squares_plane(pts[ransac.inlier_mask_])
     distance = np.abs(pts @ normal + offset)
     fraction = float(np.mean(distance <= threshold))
     if fraction < min_inlier_fraction:

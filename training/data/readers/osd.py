@@ -15,6 +15,7 @@ import numpy as np
 
 from query3d.data.readers.cloud import read_cloud
 from query3d.data.readers.common import CloudFile, bad_file, boxes_from_instances
+from query3d.geometry import fit_plane, levelling_transform
 
 OSD_CLASSES = ["table", "object"]
 TABLE_LABELS = range(1, 10)
@@ -51,24 +52,13 @@ def osd_instances(labels: np.ndarray, merge_parts: bool = True,
 def table_frame(table_points: np.ndarray) -> np.ndarray:
     """Camera-to-world pose putting the scan in the synthetic benchmark's convention:
     z up from the table plane (z = 0 on it), x along the camera's forward direction
-    projected on the table, origin below the camera, so "left" is +y as for the robot.
-    The plane is a least-squares fit (SVD) of the table points."""
-    finite = table_points[np.isfinite(table_points).all(axis=1)].astype(np.float64)
-    if len(finite) < 3:
-        raise ValueError("the table plane needs at least three table points")
-    centroid = finite.mean(axis=0)
-    normal = np.linalg.svd(finite - centroid, full_matrices=False)[2][2]
-    if np.dot(normal, -centroid) < 0:  # point from the table towards the camera (origin)
-        normal = -normal
-    forward = np.array([0.0, 0.0, 1.0]) - normal * normal[2]  # optical z on the plane
-    forward /= np.linalg.norm(forward)
-    left = np.cross(normal, forward)
-    R_world_cam = np.stack([forward, left, normal])  # rows: world axes in camera frame
-    camera_height = float(np.dot(-centroid, normal))
-    pose = np.eye(4)
-    pose[:3, :3] = R_world_cam
-    pose[:3, 3] = [0.0, 0.0, camera_height]
-    return pose
+    projected on the table, origin below the camera, so "left" is +y as for the robot
+    (``query3d.geometry.levelling_transform``, which the runtime uses on an estimated
+    plane). The plane is a least-squares fit (SVD) of the labelled table points."""
+    try:
+        return levelling_transform(fit_plane(table_points))
+    except ValueError:
+        raise ValueError("the table plane needs at least three table points") from None
 
 
 def read_osd(path: str | Path, keep_nan: bool = False, merge_parts: bool = True,
