@@ -138,6 +138,7 @@ def make_synchronizer(
     slop: float,
     queue: int,
     use_message_filters: bool | None = None,
+    callback_group: Any = None,
 ) -> Synchronizer:
     """Subscribe to ``(msg_type, topic, qos)`` triples and pair them by header stamp.
 
@@ -153,7 +154,8 @@ def make_synchronizer(
         raise ValueError("use_message_filters=True but message_filters is not installed")
     if use_library:
         subs = [
-            _message_filters.Subscriber(node, msg_type, topic, qos_profile=qos)
+            _message_filters.Subscriber(node, msg_type, topic, qos_profile=qos,
+                                        callback_group=callback_group)
             for msg_type, topic, qos in subscriptions
         ]
         sync = _message_filters.ApproximateTimeSynchronizer(subs, queue, slop)
@@ -164,7 +166,8 @@ def make_synchronizer(
         sync.add(index, msg.header.stamp, msg)
 
     subs = [
-        node.create_subscription(msg_type, topic, partial(on_message, i), qos)
+        node.create_subscription(msg_type, topic, partial(on_message, i), qos,
+                                 callback_group=callback_group)
         for i, (msg_type, topic, qos) in enumerate(subscriptions)
     ]
     return Synchronizer(node, "internal", subs, sync)
