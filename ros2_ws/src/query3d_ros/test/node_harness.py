@@ -3,23 +3,32 @@ on a private ROS domain. The peer publishes inputs and reads every output topic.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from pathlib import Path
 
 import numpy as np
 import rclpy
+from query3d_msgs.msg import QueryResult
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header, String
 
+from query3d_ros import topics
 from query3d_ros.conversions import numpy_to_cloud
 from query3d_ros.launcher import INPUT_REMAPS, Processes, node_command, ros_env
 from query3d_ros.play_scene import camera_info
 from query3d_ros.qos import COMMAND, RELIABLE
+from query3d_ros.results import summary
+
+NODE = "/query3d_node"
+
+
+def node_topic(private: str) -> str:
+    """``~/output/result`` -> ``/query3d_node/output/result`` (the node's full name)."""
+    return NODE + private[1:]
 
 
 class Peer:
@@ -32,18 +41,27 @@ class Peer:
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         n = self.node
-        self.cloud_pub = n.create_publisher(PointCloud2, INPUT_REMAPS["~/points"], RELIABLE)
-        self.image_pub = n.create_publisher(Image, INPUT_REMAPS["~/image"], RELIABLE)
-        self.info_pub = n.create_publisher(CameraInfo, INPUT_REMAPS["~/camera_info"], RELIABLE)
-        self.command_pub = n.create_publisher(String, INPUT_REMAPS["~/command"], COMMAND)
-        self.results: list[dict] = []
+        self.cloud_pub = n.create_publisher(PointCloud2, INPUT_REMAPS[topics.INPUT_POINTS],
+                                            RELIABLE)
+        self.image_pub = n.create_publisher(Image, INPUT_REMAPS[topics.INPUT_IMAGE], RELIABLE)
+        self.info_pub = n.create_publisher(CameraInfo, INPUT_REMAPS[topics.INPUT_CAMERA_INFO],
+                                           RELIABLE)
+        self.command_pub = n.create_publisher(String, INPUT_REMAPS[topics.INPUT_COMMAND],
+                                              COMMAND)
+        self.typed: list[QueryResult] = []  # every ~/output/result, as it came
+        self.results: list[dict] = []  # the same, as ``results.summary`` dicts
         self.objects: list[PointCloud2] = []
         self.masks: list[PointCloud2] = []
-        n.create_subscription(String, "/query3d_node/result",
-                              lambda m: self.results.append(json.loads(m.data)), RELIABLE)
-        n.create_subscription(PointCloud2, "/query3d_node/objects", self.objects.append,
+        n.create_subscription(QueryResult, node_topic(topics.OUTPUT_RESULT), self._on_result,
                               RELIABLE)
-        n.create_subscription(PointCloud2, "/query3d_node/mask", self.masks.append, RELIABLE)
+        n.create_subscription(PointCloud2, node_topic(topics.OUTPUT_OBJECTS),
+                              self.objects.append, RELIABLE)
+        n.create_subscription(PointCloud2, node_topic(topics.OUTPUT_MASK), self.masks.append,
+                              RELIABLE)
+
+    def _on_result(self, msg: QueryResult) -> None:
+        self.typed.append(msg)
+        self.results.append(summary(msg))
 
     def header(self, stamp_s: float | None = None) -> Header:
         h = Header(frame_id="base_link")
