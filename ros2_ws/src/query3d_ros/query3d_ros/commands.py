@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import struct
 import threading
 import time
 import unicodedata
@@ -60,6 +61,26 @@ def check_command(raw: str) -> tuple[str, str | None]:
                    f"{MAX_COMMAND_CHARS}")
         text = text[:MAX_COMMAND_CHARS]
     return text, warning
+
+
+def string_from_cdr(data: bytes) -> str:
+    """The text of a serialized std_msgs/String, whole. The node takes commands raw
+    because rclpy's conversion stops at the first NUL: a C++ publisher's std::string
+    "the red\\0 mug" would arrive as "the red" and run as that. Raises
+    ``CommandRefused`` for bytes that are not one CDR string of UTF-8."""
+    if len(data) < 8 or data[0] != 0 or data[1] not in (0, 1):
+        raise CommandRefused(f"not a serialized std_msgs/String ({len(data)} bytes)")
+    order = "<" if data[1] == 1 else ">"  # encapsulation: CDR little / big endian
+    (size,) = struct.unpack(order + "I", data[4:8])
+    if size == 0 or 8 + size > len(data):
+        raise CommandRefused(f"string length {size} does not fit its {len(data)} bytes")
+    payload = data[8:8 + size]
+    if payload[-1:] == b"\x00":
+        payload = payload[:-1]
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CommandRefused(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 @dataclass

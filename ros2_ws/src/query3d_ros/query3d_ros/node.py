@@ -37,6 +37,7 @@ from query3d_ros.commands import (
     RequestIds,
     check_command,
     process_start_ns,
+    string_from_cdr,
 )
 from query3d_ros.conversions import cloud_to_numpy, finite_mask
 from query3d_ros.diagnostics import NodeHealth, diagnostic_array
@@ -136,7 +137,7 @@ class Query3DNode(LifecycleNode):
             callback_group=self.cloud_group)
         self._command_sub = self.create_subscription(
             String, topics.INPUT_COMMAND, self._on_command, COMMAND,
-            callback_group=self.command_group)
+            callback_group=self.command_group, raw=True)
         if self.p("use_images"):
             self.camera = CameraInput(self, self.camera_sync, self._reject, self.camera_group)
         self.servers = RequestServers(self, self.command_group)
@@ -249,14 +250,16 @@ class Query3DNode(LifecycleNode):
             self.outputs.active_command(text)
         return request
 
-    def _on_command(self, msg: String, info: dict) -> None:
+    def _on_command(self, data: bytes, info: dict) -> None:
+        """Taken raw (serialized) so an embedded NUL is seen, not cut (``string_from_cdr``)."""
         self.health.commands.tick()
-        replayed = self.replay.problem(info)
-        if replayed:
-            self.get_logger().warning(f"ignored command {msg.data[:80]!r}: {replayed}")
-            return
         try:
-            self.submit(msg.data, "topic")
+            text = string_from_cdr(data)
+            replayed = self.replay.problem(info)
+            if replayed:
+                self.get_logger().warning(f"ignored command {text[:80]!r}: {replayed}")
+                return
+            self.submit(text, "topic")
         except CommandRefused as exc:
             self._reject("command", str(exc))
 
@@ -292,7 +295,8 @@ class Query3DNode(LifecycleNode):
         if not self.p("use_images"):
             return []
         wait = self.p("image_wait") if self._camera_expected() else 0.0
-        request.state = WAITING_FOR_CAMERA
+        if wait > 0:
+            request.state = WAITING_FOR_CAMERA
         view = self.camera_sync.view_for(frame.header.stamp, self.p("sync_slop"), wait)
         if view is not None:
             header = frame.header

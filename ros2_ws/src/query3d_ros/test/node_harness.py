@@ -117,6 +117,14 @@ class Peer:
         rclpy.shutdown(context=self.context)
 
 
+def call(peer: Peer, client, request, timeout: float = 120.0):
+    """A service call from the peer, answered within ``timeout`` (asserted)."""
+    assert client.wait_for_service(timeout_sec=30.0), f"{client.srv_name} is not offered"
+    future = client.call_async(request)
+    assert peer.spin_until(future.done, timeout), f"no answer from {client.srv_name}"
+    return future.result()
+
+
 def start_node(tmp: Path, **params) -> tuple[Processes, Peer]:
     domain = random.Random().randint(101, 199)
     procs = Processes(ros_env(domain), tmp / "logs")
