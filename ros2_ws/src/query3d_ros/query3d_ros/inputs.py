@@ -1,20 +1,23 @@
 """The optional camera input: image + camera_info paired by stamp, checked, and handed to
-the cloud/camera synchroniser. Made on activate, destroyed on deactivate."""
+the cloud/camera synchroniser (made on activate, destroyed on deactivate); and the views
+a run uses."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from sensor_msgs.msg import CameraInfo, Image
 
 from query3d.data.sample import CameraView
 from query3d_ros import topics
+from query3d_ros.commands import WAITING_FOR_CAMERA
 from query3d_ros.conversions import camera_info_to_model, image_to_rgb, validate_transform
 from query3d_ros.extrinsics import pose_to_matrix
 from query3d_ros.qos import qos_by_name
-from query3d_ros.sync import CloudCameraSync, make_synchronizer
+from query3d_ros.sync import CloudCameraSync, make_synchronizer, stamp_to_ns
 
 
 class CameraInput:
@@ -54,3 +57,39 @@ class CameraInput:
         view = CameraView(image=rgb, K=model.K, T_world_cam=T_cloud_cam,
                           name=image.header.frame_id or "camera")
         self.camera_sync.add_view(image.header.stamp, view, time.monotonic())
+
+
+def _camera_expected(node: Any) -> bool:
+    """Images are streaming, or an image publisher exists (the first image may still be
+    on its way: a 1 MB image can take longer than its cloud to arrive)."""
+    last = node.camera_sync.last_view_at
+    if last is not None and time.monotonic() - last < node.p("input_timeout"):
+        return True
+    camera = node.camera
+    return camera is not None and camera.publisher_count() > 0
+
+
+def cameras_for(node: Any, frame: Any, request: Any) -> list:
+    """The camera views a run uses (what the outputs report the network saw); runs on
+    the worker thread.
+
+    A camera image is larger than its cloud and often arrives after it, so while a camera
+    publishes, the run waits up to ``image_wait`` seconds for the image (the request's
+    state says so: FindObject feedback ``waiting_for_camera``)."""
+    if not node.p("use_images"):
+        return []
+    wait = node.p("image_wait") if _camera_expected(node) else 0.0
+    if wait > 0:
+        request.state = WAITING_FOR_CAMERA
+    view = node.camera_sync.view_for(frame.header.stamp, node.p("sync_slop"), wait)
+    if view is not None:
+        header = frame.header
+        from_tf = node.tf.lookup(header.frame_id, view.name, header.stamp)
+        return [view if from_tf is None else replace(view, T_world_cam=from_tf)]
+    if wait > 0:  # a camera publishes, but not this cloud's image
+        problem = (f"no camera image within sync_slop={node.p('sync_slop')} s of the cloud "
+                   f"stamped {stamp_to_ns(frame.header.stamp) / 1e9:.3f} arrived within "
+                   f"image_wait={node.p('image_wait')} s; ran on the points only")
+        node.health.sync_failed(problem)
+        node.get_logger().warning(problem, throttle_duration_sec=10.0)
+    return []

@@ -15,7 +15,6 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from dataclasses import replace
 from typing import Any
 
 import rclpy
@@ -30,7 +29,6 @@ from std_msgs.msg import Header, String
 from query3d_ros import topics
 from query3d_ros.commands import (
     RUNNING,
-    WAITING_FOR_CAMERA,
     CommandRefused,
     ReplayGuard,
     Request,
@@ -42,7 +40,7 @@ from query3d_ros.commands import (
 from query3d_ros.conversions import cloud_to_numpy, finite_mask
 from query3d_ros.diagnostics import NodeHealth, diagnostic_array
 from query3d_ros.extrinsics import TfExtrinsics
-from query3d_ros.inputs import CameraInput
+from query3d_ros.inputs import CameraInput, cameras_for
 from query3d_ros.log_bridge import forward_core_logs
 from query3d_ros.outputs import OutputPublishers
 from query3d_ros.params import BY_NAME, InvalidParameters, declare_checked, validate_all
@@ -51,7 +49,7 @@ from query3d_ros.results import result_message, timings
 from query3d_ros.segmenter import build_segmenter
 from query3d_ros.services import RequestServers
 from query3d_ros.spin import spin_until_shutdown
-from query3d_ros.sync import CloudCameraSync, stamp_to_ns
+from query3d_ros.sync import CloudCameraSync
 from query3d_ros.worker import Frame, InferenceWorker
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
@@ -268,7 +266,7 @@ class Query3DNode(LifecycleNode):
         segmenter = self.segmenter
         if segmenter is None:
             raise RuntimeError(f"model not loaded: {self.health.model_error}")
-        cameras = self._cameras_for(frame, request)
+        cameras = cameras_for(self, frame, request)
         request.state = RUNNING
         # the Segmenter owns the point policy: finite filter, density, a label per point
         result = segmenter.segment(
@@ -277,38 +275,6 @@ class Query3DNode(LifecycleNode):
             mask_threshold=_or_default(self.p("mask_threshold")),
             min_target_points=self.p("min_target_points"))
         return result, cameras
-
-    def _camera_expected(self) -> bool:
-        """Images are streaming, or an image publisher exists (the first image may still be
-        on its way: a 1 MB image can take longer than its cloud to arrive)."""
-        last = self.camera_sync.last_view_at
-        if last is not None and time.monotonic() - last < self.p("input_timeout"):
-            return True
-        camera = self.camera
-        return camera is not None and camera.publisher_count() > 0
-
-    def _cameras_for(self, frame: Frame, request: Request) -> list:
-        """The camera views a run uses (what the outputs report the network saw).
-
-        A camera image is larger than its cloud and often arrives after it, so while a
-        camera publishes, the run waits up to ``image_wait`` seconds for the image."""
-        if not self.p("use_images"):
-            return []
-        wait = self.p("image_wait") if self._camera_expected() else 0.0
-        if wait > 0:
-            request.state = WAITING_FOR_CAMERA
-        view = self.camera_sync.view_for(frame.header.stamp, self.p("sync_slop"), wait)
-        if view is not None:
-            header = frame.header
-            from_tf = self.tf.lookup(header.frame_id, view.name, header.stamp)
-            return [view if from_tf is None else replace(view, T_world_cam=from_tf)]
-        if wait > 0:  # a camera publishes, but not this cloud's image
-            problem = (f"no camera image within sync_slop={self.p('sync_slop')} s of the cloud "
-                       f"stamped {stamp_to_ns(frame.header.stamp) / 1e9:.3f} arrived within "
-                       f"image_wait={self.p('image_wait')} s; ran on the points only")
-            self.health.sync_failed(problem)
-            self.get_logger().warning(problem, throttle_duration_sec=10.0)
-        return []
 
     def _answer_failed(self, frame: Frame | None, request: Request, error: str,
                        inference_s: float = 0.0) -> None:

@@ -105,7 +105,7 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("max_rate", float, "Hz, upper bound of runs in continuous mode", dynamic=True,
               above=0.0),
     ParamSpec("command_queue_size", int, "commands (topic, service, action) waiting to run; "
-              "one more is refused with a log line", low=1, high=1000),
+              "one more is refused with a log line", low=1, high=64),
     ParamSpec("request_timeout", float, "s a service call or action goal waits for a cloud "
               "and its answer unless it asks for another timeout", dynamic=True, above=0.0),
     ParamSpec("points_qos", str, "sensor_data (best effort) | reliable", choices=QOS),
