@@ -147,6 +147,8 @@ class Query3DNode(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.state = "inactive"
         for request in self.worker.drain():
+            self.get_logger().warning(f"request {request.id} {request.text[:80]!r} not run: "
+                                      "the node was deactivated")
             self._answer_failed(None, request, "the node was deactivated before it ran")
         for sub in (self._cloud_sub, self._command_sub):
             if sub is not None:
