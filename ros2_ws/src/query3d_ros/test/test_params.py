@@ -5,6 +5,7 @@ file only passes parameters and remaps topics the node knows."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,10 @@ def test_launch_file_matches_setup_and_params() -> None:
     for name in ("namespace", "params_file", "points", "image", "camera_info", "command",
                  "autostart", "backend", "checkpoint", "use_rviz"):
         assert f"'{name}'" in text
+
+
+def test_the_rviz_view_shows_the_nodes_output_topics() -> None:
+    shown = re.findall(r"Value: (/query3d_node/\S+)", (PKG / "rviz" / "query3d.rviz").read_text())
+    assert shown
+    outputs = {"/query3d_node" + name[1:] for name in topics.OUTPUTS}
+    assert set(shown) <= outputs, set(shown) - outputs
