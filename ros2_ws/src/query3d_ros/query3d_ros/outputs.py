@@ -67,7 +67,8 @@ class OutputPublishers:
         colors = frame.colors
         self.objects.publish(numpy_to_cloud(
             header, frame.points[hit], None if colors is None else colors[hit],
-            extra_fields={"instance": ids[hit], "score": scores[hit]}))
+            extra_fields={"instance": ids[hit], "score": scores[hit],
+                          "index": hit.astype(np.uint32)}))  # back into the source cloud
         shape = frame.organized_shape
         pts = frame.points if shape is None else frame.points.reshape(*shape, 3)
         cols = None if colors is None or shape is None else colors.reshape(*shape, 3)
