@@ -113,7 +113,11 @@ class CommandClient:
         if not future.done():
             return None
         response = future.result()
-        return response.result if response.result.request_id else None
+        if not response.result.request_id:  # refused before it was queued
+            print(f"query3d_send: the node refused {command!r}: {response.message}",
+                  file=sys.stderr)
+            return None
+        return response.result
 
     def send(self, command: str, timeout: float,
              want_mask: bool = False) -> tuple[dict | None, PointCloud2 | None]:

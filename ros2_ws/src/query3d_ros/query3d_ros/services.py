@@ -132,9 +132,11 @@ class RequestServers:
         self._feedback(goal_handle, state, start)
         while not answer.event.wait(0.05):
             worker = self.node.worker
-            if goal_handle.is_cancel_requested or worker is None:
-                if worker is not None:
-                    worker.cancel(request)
+            if worker is None:  # cleaned up under it: nothing will answer
+                goal_handle.abort()
+                return FindObject.Result(success=False, message="the node was cleaned up")
+            if goal_handle.is_cancel_requested:
+                worker.cancel(request)
                 goal_handle.canceled()
                 self.node.get_logger().info(f"FindObject goal for request {request.id} "
                                             "canceled")

@@ -182,6 +182,8 @@ class InferenceWorker:
                 if not expired:
                     if request in self._queue:
                         self._queue.remove(request)
+                    else:  # a continuous re-run: its timings start now
+                        request.received = now
                     frame = request.frame if request.frame is not None else self._frame
                     if request.source == "topic":
                         self._active = request
