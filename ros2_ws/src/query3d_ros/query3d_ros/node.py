@@ -53,6 +53,7 @@ from query3d_ros.sync import CloudCameraSync
 from query3d_ros.worker import Frame, InferenceWorker
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+NOT_CONFIGURED = "not configured (lifecycle state unconfigured: no model loaded)"
 
 
 def _or_default(threshold: float) -> float | None:
@@ -67,7 +68,7 @@ class Query3DNode(LifecycleNode):
         self.parameter_problems = declare_checked(self)
         forward_core_logs(self.get_logger())
         self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.health = NodeHealth()
+        self.health = NodeHealth(model_error=NOT_CONFIGURED)
         self.request_ids = RequestIds()
         self.replay = ReplayGuard(process_start_ns())
         # one group per kind of callback: a slow one never holds up the others
@@ -171,7 +172,7 @@ class Query3DNode(LifecycleNode):
         if self.worker is not None:
             self.worker.stop()
         self.worker = self.segmenter = None
-        self.health.model_ok = False
+        self.health.model_ok, self.health.model_error = False, NOT_CONFIGURED
         self.state = "unconfigured"
         self.get_logger().info("cleaned up: model freed")
         return SUCCESS
