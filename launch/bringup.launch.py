@@ -2,6 +2,10 @@
 
     ros2 launch query3d_ros bringup.launch.py points:=/camera/depth/color/points \
         image:=/camera/color/image_raw camera_info:=/camera/color/camera_info use_rviz:=true
+
+The node's topics are fixed private names (``~/input/points`` ... ``~/output/result``);
+the arguments below remap its inputs. It is a lifecycle node that configures and
+activates itself (``autostart:=false`` leaves it unconfigured for a lifecycle manager).
 """
 
 from launch.actions import DeclareLaunchArgument
@@ -22,6 +26,7 @@ ARGUMENTS = [
     ("image", "/camera/color/image_raw", "input sensor_msgs/Image topic (optional camera)"),
     ("camera_info", "/camera/color/camera_info", "input sensor_msgs/CameraInfo topic"),
     ("command", "/query3d/command", "input std_msgs/String text command topic"),
+    ("autostart", "true", "configure and activate the lifecycle node at start-up"),
     ("backend", "auto", "inference backend: auto, torch, onnxruntime or tensorrt"),
     ("checkpoint", "", "checkpoint (.pt) or exported model folder; empty = bundled demo"),
     ("use_rviz", "false", "also start RViz with the query3d view"),
@@ -40,13 +45,14 @@ def generate_launch_description() -> LaunchDescription:
         parameters=[
             LaunchConfiguration("params_file"),
             {"backend": LaunchConfiguration("backend"),
-             "checkpoint": LaunchConfiguration("checkpoint")},
+             "checkpoint": LaunchConfiguration("checkpoint"),
+             "autostart": LaunchConfiguration("autostart")},
         ],
         remappings=[
-            ("~/points", LaunchConfiguration("points")),
-            ("~/image", LaunchConfiguration("image")),
-            ("~/camera_info", LaunchConfiguration("camera_info")),
-            ("~/command", LaunchConfiguration("command")),
+            ("~/input/points", LaunchConfiguration("points")),
+            ("~/input/image", LaunchConfiguration("image")),
+            ("~/input/camera_info", LaunchConfiguration("camera_info")),
+            ("~/input/command", LaunchConfiguration("command")),
         ],
     )
     rviz = Node(

@@ -84,6 +84,11 @@ def test_colcon_build_installs_both_packages(tmp_path: Path) -> None:
                 "package.xml"):
         assert (share / rel).is_file(), f"{rel} missing from {share}"
     assert (ws / "install" / "query3d" / "share" / "query3d" / "package.xml").is_file()
+    # the interface package: generated Python modules and their typesupport libraries
+    msgs = ws / "install" / "query3d_msgs"
+    for name in ("msg/_query_result.py", "srv/_segment.py", "action/_find_object.py"):
+        assert list(msgs.rglob(f"site-packages/query3d_msgs/{name}")), f"{name} not built"
+    assert (msgs / "lib" / "libquery3d_msgs__rosidl_typesupport_fastrtps_c.so").is_file()
     core = list((ws / "install" / "query3d").rglob("query3d/model/__init__.py"))
     assert core, "query3d.model was not installed by colcon"
     node_exe = ws / "install" / "query3d_ros" / "lib" / "query3d_ros" / "query3d_node"

@@ -12,11 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+from query3d_ros import topics
+
+# where a RealSense-style driver publishes, and the operator's command topic
 INPUT_REMAPS = {
-    "~/points": "/camera/depth/color/points",
-    "~/image": "/camera/color/image_raw",
-    "~/camera_info": "/camera/color/camera_info",
-    "~/command": "/query3d/command",
+    topics.INPUT_POINTS: "/camera/depth/color/points",
+    topics.INPUT_IMAGE: "/camera/color/image_raw",
+    topics.INPUT_CAMERA_INFO: "/camera/color/camera_info",
+    topics.INPUT_COMMAND: "/query3d/command",
 }
 
 

@@ -1,19 +1,21 @@
-"""Everything the node publishes for one run, all stamped with the source cloud's header."""
+"""Everything the node publishes for one run, all stamped with the source cloud's header.
+
+Publishers are made when the node activates and destroyed when it deactivates."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray
+from query3d_msgs.msg import QueryResult as QueryResultMsg
+from query3d_msgs.msg import Timings
 from sensor_msgs.msg import Image, PointCloud2
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
 from query3d.model.output import QueryResult
+from query3d_ros import topics
 from query3d_ros.conversions import mask_image, numpy_to_cloud, numpy_to_image
-from query3d_ros.latency import latency_message
 from query3d_ros.markers import draw_debug_image, make_marker_array, project_box
 from query3d_ros.qos import COMMAND, RELIABLE
 
@@ -23,40 +25,39 @@ except ImportError:  # pragma: no cover - depends on the machine
     Detection3DArray = None
 
 
-def _stamp_seconds(header) -> float:
-    return header.stamp.sec + header.stamp.nanosec * 1e-9
-
-
 class OutputPublishers:
     def __init__(self, node, p) -> None:
         self.node, self.p = node, p
-        self.objects = node.create_publisher(PointCloud2, p("objects_topic"), RELIABLE)
-        self.mask = node.create_publisher(PointCloud2, p("mask_topic"), RELIABLE)
-        self.markers = node.create_publisher(MarkerArray, p("markers_topic"), RELIABLE)
-        self.mask_image = node.create_publisher(Image, p("mask_image_topic"), RELIABLE)
-        self.debug_image = node.create_publisher(Image, p("debug_image_topic"), RELIABLE)
-        self.active = node.create_publisher(String, p("active_command_topic"), COMMAND)
-        self.latency = node.create_publisher(DiagnosticArray, p("latency_topic"), RELIABLE)
-        self.result = node.create_publisher(String, p("result_topic"), RELIABLE)
+        self.objects = node.create_publisher(PointCloud2, topics.OUTPUT_OBJECTS, RELIABLE)
+        self.mask = node.create_publisher(PointCloud2, topics.OUTPUT_MASK, RELIABLE)
+        self.markers = node.create_publisher(MarkerArray, topics.OUTPUT_MARKERS, RELIABLE)
+        self.mask_image = node.create_publisher(Image, topics.OUTPUT_MASK_IMAGE, RELIABLE)
+        self.debug_image = node.create_publisher(Image, topics.OUTPUT_DEBUG_IMAGE, RELIABLE)
+        self.active = node.create_publisher(String, topics.OUTPUT_ACTIVE_COMMAND, COMMAND)
+        self.latency = node.create_publisher(Timings, topics.OUTPUT_LATENCY, RELIABLE)
+        self.result = node.create_publisher(QueryResultMsg, topics.OUTPUT_RESULT, RELIABLE)
         self.detections = None
         if Detection3DArray is not None:
-            self.detections = node.create_publisher(Detection3DArray, p("detections_topic"),
+            self.detections = node.create_publisher(Detection3DArray, topics.OUTPUT_DETECTIONS,
                                                     RELIABLE)
+
+    def destroy(self) -> None:
+        for pub in (self.objects, self.mask, self.markers, self.mask_image, self.debug_image,
+                    self.active, self.latency, self.result, self.detections):
+            if pub is not None:
+                self.node.destroy_publisher(pub)
 
     def active_command(self, text: str) -> None:
         self.active.publish(String(data=text))
 
-    def result_error(self, frame, command: str, error: str, latency_ms: float) -> None:
-        self.latency.publish(latency_message(frame.header, latency_ms, {}, command, ok=False))
-        self.result.publish(String(data=json.dumps({
-            "command": command, "stamp": _stamp_seconds(frame.header), "error": error,
-            "latency_ms": latency_ms, "num_points": int(len(frame.points)), "targets": [],
-            "no_target": True})))
+    def answer(self, msg: QueryResultMsg) -> None:
+        """The typed result and its stamped timings (also for runs that failed)."""
+        self.latency.publish(msg.timings)
+        self.result.publish(msg)
 
-    def publish(self, frame, command: str, result: QueryResult, latency_ms: float,
-                cameras: list) -> None:
+    def publish(self, frame, result: QueryResult, cameras: list) -> None:
         """``result`` answers for every point of ``frame`` (the Segmenter's point policy);
-        ``cameras``: the views the run used."""
+        ``cameras``: the views the run used. The typed result goes out with ``answer``."""
         header = frame.header
         ids = result.instance_mask().astype(np.int32)
         scores = np.zeros(len(frame.points), dtype=np.float32)
@@ -66,7 +67,8 @@ class OutputPublishers:
         colors = frame.colors
         self.objects.publish(numpy_to_cloud(
             header, frame.points[hit], None if colors is None else colors[hit],
-            extra_fields={"instance": ids[hit], "score": scores[hit]}))
+            extra_fields={"instance": ids[hit], "score": scores[hit],
+                          "index": hit.astype(np.uint32)}))  # back into the source cloud
         shape = frame.organized_shape
         pts = frame.points if shape is None else frame.points.reshape(*shape, 3)
         cols = None if colors is None or shape is None else colors.reshape(*shape, 3)
@@ -78,12 +80,6 @@ class OutputPublishers:
         self._camera_outputs(frame, cameras, ids, result)
         if self.detections is not None:
             self.detections.publish(self._detections(header, result))
-        self.latency.publish(latency_message(header, latency_ms, result.timings_ms, command))
-        summary = result.summary()
-        summary.update(stamp=_stamp_seconds(header), frame_id=header.frame_id,
-                       latency_ms=latency_ms, num_points=int(len(frame.points)),
-                       cameras=len(cameras))
-        self.result.publish(String(data=json.dumps(summary)))
 
     def _camera_outputs(self, frame, cameras: list, ids: np.ndarray,
                         result: QueryResult) -> None:

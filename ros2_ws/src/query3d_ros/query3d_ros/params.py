@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from query3d_ros.params_inputs import INPUT_PARAM_ROWS
+from query3d_ros.params_inputs import INPUT_PARAM_ROWS, range_problems
 
 DEFAULTS_FILE = Path(__file__).with_name("config") / "query3d.yaml"
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
@@ -82,11 +82,9 @@ def _threshold(name: str, what: str) -> ParamSpec:
                      dynamic=True, low=-1.0, high=1.0)
 
 
-def _topic(name: str, what: str) -> ParamSpec:
-    return ParamSpec(name, str, what)
-
-
 PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("autostart", bool, "configure and activate at start-up; false = wait for "
+              "lifecycle transitions (change_state)"),
     ParamSpec("checkpoint", str, "checkpoint (.pt) or export folder; empty = bundled demo"),
     ParamSpec("backend", str, "torch answers at once; onnxruntime / tensorrt serve a "
               "checkpoint with torch until its graph is exported (background) or built",
@@ -108,10 +106,10 @@ PARAMS: tuple[ParamSpec, ...] = (
               dynamic=True, choices=("once", "continuous")),
     ParamSpec("max_rate", float, "Hz, upper bound of runs in continuous mode", dynamic=True,
               above=0.0),
-    _topic("points_topic", "input sensor_msgs/PointCloud2"),
-    _topic("image_topic", "input sensor_msgs/Image"),
-    _topic("camera_info_topic", "input sensor_msgs/CameraInfo"),
-    _topic("command_topic", "input std_msgs/String command"),
+    ParamSpec("command_queue_size", int, "commands (topic, service, action) waiting to run; "
+              "one more is refused with a log line", low=1, high=64),
+    ParamSpec("request_timeout", float, "s a service call or action goal waits for a cloud "
+              "and its answer unless it asks for another timeout", dynamic=True, above=0.0),
     ParamSpec("points_qos", str, "sensor_data (best effort) | reliable", choices=QOS),
     ParamSpec("image_qos", str, "sensor_data (best effort) | reliable", choices=QOS),
     ParamSpec("use_images", bool, "pair clouds with images + camera_info when they arrive"),
@@ -126,15 +124,6 @@ PARAMS: tuple[ParamSpec, ...] = (
               "cloud frame (no tf2)", length=7),
     ParamSpec("input_timeout", float, "s without a cloud before diagnostics WARN",
               dynamic=True, above=0.0),
-    _topic("objects_topic", "output PointCloud2 of target points"),
-    _topic("mask_topic", "output PointCloud2 of the input with an instance field"),
-    _topic("markers_topic", "output MarkerArray of boxes and labels"),
-    _topic("mask_image_topic", "output instance-id image (camera view)"),
-    _topic("debug_image_topic", "output camera image with masks drawn"),
-    _topic("active_command_topic", "output the command being served"),
-    _topic("detections_topic", "output vision_msgs/Detection3DArray"),
-    _topic("latency_topic", "output per-run latency (DiagnosticArray, the cloud's header)"),
-    _topic("result_topic", "output JSON summary per run (std_msgs/String)"),
     ParamSpec("publish_debug_image", bool, "draw and publish the debug image", dynamic=True),
     ParamSpec("marker_lifetime", float, "s, 0 = markers stay until replaced", dynamic=True,
               low=0.0),
@@ -142,6 +131,40 @@ PARAMS: tuple[ParamSpec, ...] = (
 ) + tuple(ParamSpec(name, kind, text, **limits) for name, kind, text, limits in INPUT_PARAM_ROWS)
 
 BY_NAME = {p.name: p for p in PARAMS}
+
+
+# declared by rclpy itself, so not ours to refuse
+RCL_PARAMETERS = ("use_sim_time", "start_type_description_service")
+
+
+def declare_checked(node: Any) -> list[str]:
+    """Declare every parameter with its YAML default and typed descriptor, after checking
+    each given value (command line, params file) against its spec. Returns one line per
+    invalid or unknown value (and one for contradictory range values); invalid values are
+    left out, so declaring always succeeds and the lifecycle *configure* step refuses to go
+    on while any problem is listed."""
+    from rclpy.parameter import Parameter
+
+    problems = []
+    overrides = node._parameter_overrides  # what rclpy was given, before declaration
+    for name, given in list(overrides.items()):
+        spec = BY_NAME.get(name)
+        if spec is None:
+            if name not in RCL_PARAMETERS and not name.startswith("qos_overrides."):
+                problems.append(f"parameter {name!r} is not a query3d_node parameter")
+            continue
+        problem = spec.problem(given.value)
+        if problem:
+            problems.append(problem)
+            del overrides[name]
+        elif spec.kind is float and given.type_ == Parameter.Type.INTEGER:
+            # `-p max_rate:=2` means 2.0: rclpy would refuse an integer for a double
+            overrides[name] = Parameter(name, Parameter.Type.DOUBLE, float(given.value))
+    values = defaults()
+    for spec in PARAMS:
+        node.declare_parameter(spec.name, values[spec.name], descriptor(spec))
+    declared = {spec.name: node.get_parameter(spec.name).value for spec in PARAMS}
+    return problems + range_problems(declared)
 
 
 class InvalidParameters(ValueError):
@@ -163,9 +186,11 @@ def defaults() -> dict[str, Any]:
 
 
 def validate_all(values: dict[str, Any]) -> None:
-    """Raise ``InvalidParameters`` listing every invalid value."""
+    """Raise ``InvalidParameters`` listing every invalid value (and, once each is valid,
+    range values that contradict each other)."""
     problems = [p for name, value in values.items()
                 if name in BY_NAME and (p := BY_NAME[name].problem(value))]
+    problems = problems or range_problems(values)  # together, once each is valid
     if problems:
         raise InvalidParameters("\n".join(problems))
 

@@ -3,12 +3,16 @@
 Kept apart from ``params.py`` so the rules that decide what the network is shown read in
 one place: each row is ``ParamSpec``'s arguments, and ``params.PARAMS`` appends them to
 its table (rows, not specs, so this module needs nothing from ``params``). Defaults live
-in ``config/query3d.yaml`` like every other parameter's.
+in ``config/query3d.yaml`` like every other parameter's. The range filter's four values
+are also checked together (``range_problems``): a pair that keeps no point stops the node.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from query3d.geometry import RangeLimits
 
 LEVELLING = ("optical", "always", "never")
 
@@ -42,3 +46,25 @@ INPUT_PARAM_ROWS: tuple[tuple, ...] = (
               "for this long is reported (QoS mismatch, lost large best-effort messages)",
               above=0.0),
 )
+
+RANGE_PARAMS = ("min_range", "max_range", "z_min", "z_max")
+
+
+def range_limits(p: Callable[[str], Any]) -> RangeLimits:
+    """The range filter's limits from ``p(name)`` (a node parameter); ``ValueError`` names
+    the pair that contradicts itself."""
+    try:
+        return RangeLimits(*(float(p(name)) for name in RANGE_PARAMS))
+    except ValueError as exc:
+        raise ValueError(f"range filter parameters: {exc}") from exc
+
+
+def range_problems(values: Mapping[str, Any]) -> list[str]:
+    """One line when the (individually valid) range values contradict each other."""
+    if not all(name in values for name in RANGE_PARAMS):
+        return []
+    try:
+        range_limits(values.__getitem__)
+    except ValueError as exc:
+        return [str(exc)]
+    return []

@@ -1,10 +1,10 @@
-"""``query3d_send "the red mug"``: publish one command, print the result it produced.
+"""``query3d_send "the red mug"``: run one command, print the result it produced.
 
-Publishes on the command topic with the node's command QoS (reliable, transient-local),
-then waits for the node's JSON summary on ``~/result`` whose command matches. With
-``--mask-out FILE.npz`` it also waits for the ``~/mask`` cloud carrying that result's stamp
-and saves it (points, colours, per-point instance ids), so scripts and tests get the whole
-answer from one process that speaks DDS with the same settings as the node.
+Calls the node's ``~/segment`` service and prints the typed answer (``--via-topic``:
+publishes on the command topic instead and reads ``~/output/result``). With
+``--mask-out FILE.npz`` it also waits for the ``~/output/mask`` cloud carrying that
+result's stamp and saves it (points, colours, per-point instance ids), so scripts and
+tests get the whole answer from one process that speaks DDS with the node's settings.
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from query3d_msgs.msg import QueryResult
+from query3d_msgs.srv import Segment
 from rclpy.node import Node
 from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import String
 
 from query3d_ros.conversions import cloud_to_numpy, read_structured
 from query3d_ros.qos import COMMAND, RELIABLE
+from query3d_ros.results import summary
 
 KEPT_MASKS = 8  # masks held while waiting for the matching result: recent frames only
 
@@ -60,20 +63,26 @@ def mask_arrays(msg: PointCloud2) -> dict[str, np.ndarray]:
 
 
 class CommandClient:
-    """Sends one command and gathers the node's answer: the summary, optionally the mask."""
+    """Sends one command and gathers the node's answer: the typed result as a summary
+    dict, optionally the ``~/output/mask`` cloud stamped like it.
 
-    def __init__(self, node: Node, command_topic: str, result_topic: str,
-                 mask_topic: str | None) -> None:
+    By default through the ``~/segment`` service (the answer is the call's own, matched
+    by request); with ``command_topic`` set, published on the command topic like an
+    operator would, then the first new ``~/output/result`` for that text is the answer."""
+
+    def __init__(self, node: Node, service: str, result_topic: str, mask_topic: str | None,
+                 command_topic: str | None = None) -> None:
         self.node = node
-        self.results: list[dict] = []
+        self.results: list[QueryResult] = []
         self.masks: dict[float, PointCloud2] = {}
-        node.create_subscription(String, result_topic, self._on_result, RELIABLE)
         if mask_topic:
             node.create_subscription(PointCloud2, mask_topic, self._on_mask, RELIABLE)
-        self.pub = node.create_publisher(String, command_topic, COMMAND)
-
-    def _on_result(self, msg: String) -> None:
-        self.results.append(json.loads(msg.data))
+        self.pub = self.client = None
+        if command_topic:
+            node.create_subscription(QueryResult, result_topic, self.results.append, RELIABLE)
+            self.pub = node.create_publisher(String, command_topic, COMMAND)
+        else:
+            self.client = node.create_client(Segment, service)
 
     def _on_mask(self, msg: PointCloud2) -> None:
         self.masks[stamp_key(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)] = msg
@@ -87,20 +96,39 @@ class CommandClient:
             rclpy.spin_once(self.node, timeout_sec=0.1)
         return done()
 
+    def _ask(self, command: str, deadline: float) -> QueryResult | None:
+        if self.pub is not None:
+            seen = len(self.results)
+            self.pub.publish(String(data=command))
+            text = " ".join(command.split())
+            found = lambda: next((r for r in self.results[seen:]  # noqa: E731
+                                  if r.command == text), None)
+            self._spin_until(lambda: found() is not None, deadline)
+            return found()
+        if not self.client.wait_for_service(timeout_sec=max(deadline - time.monotonic(), 0)):
+            return None
+        timeout = max(deadline - time.monotonic(), 0.1)
+        future = self.client.call_async(Segment.Request(command=command, timeout=timeout))
+        self._spin_until(future.done, deadline + 5.0)
+        if not future.done():
+            return None
+        response = future.result()
+        if not response.result.request_id:  # refused before it was queued
+            print(f"query3d_send: the node refused {command!r}: {response.message}",
+                  file=sys.stderr)
+            return None
+        return response.result
+
     def send(self, command: str, timeout: float,
              want_mask: bool = False) -> tuple[dict | None, PointCloud2 | None]:
-        self.pub.publish(String(data=command))
         deadline = time.monotonic() + timeout
-
-        def summary() -> dict | None:
-            return next((r for r in self.results if r.get("command") == command), None)
-
-        if not self._spin_until(lambda: summary() is not None, deadline):
+        msg = self._ask(command, deadline)
+        if msg is None:
             return None, None
-        found = summary()
+        found = summary(msg)
         if not want_mask or found.get("error"):
             return found, None
-        key = stamp_key(found.get("stamp", -1.0))
+        key = stamp_key(found["stamp"])
         # the mask is published with the result; allow DDS a moment even past the deadline
         self._spin_until(lambda: key in self.masks, max(deadline, time.monotonic() + 10.0))
         return found, self.masks.get(key)
@@ -109,9 +137,12 @@ class CommandClient:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="query3d_send", description=__doc__.splitlines()[0])
     parser.add_argument("command", help="the text command, e.g. 'the red mug'")
+    parser.add_argument("--service", default="/query3d_node/segment")
+    parser.add_argument("--via-topic", action="store_true",
+                        help="publish on --command-topic instead of calling --service")
     parser.add_argument("--command-topic", default="/query3d/command")
-    parser.add_argument("--result-topic", default="/query3d_node/result")
-    parser.add_argument("--mask-topic", default="/query3d_node/mask")
+    parser.add_argument("--result-topic", default="/query3d_node/output/result")
+    parser.add_argument("--mask-topic", default="/query3d_node/output/mask")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait")
     parser.add_argument("--json", default=None, help="write the result summary here")
     parser.add_argument("--mask-out", default=None,
@@ -120,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init(args=ros_args or None)
     node = Node("query3d_send")
     try:
-        client = CommandClient(node, args.command_topic, args.result_topic,
-                               args.mask_topic if args.mask_out else None)
+        client = CommandClient(node, args.service, args.result_topic,
+                               args.mask_topic if args.mask_out else None,
+                               args.command_topic if args.via_topic else None)
         summary, mask = client.send(args.command, args.timeout, want_mask=bool(args.mask_out))
     finally:
         node.destroy_node()

@@ -1,18 +1,23 @@
 """Inference off the ROS callback threads, with bounded memory.
 
-Callbacks only drop the newest frame or command into single slots; one worker thread
-takes them and runs the model. Only the newest frame is kept: a slow model never builds
-a queue, whatever the sensor rate. A command that arrives before any cloud waits for the
-first one.
+Callbacks only hand over the newest frame and queue requests; one worker thread takes
+them and runs the model. Only the newest frame is kept: a slow model never builds a
+backlog of clouds, whatever the sensor rate. Requests wait in a bounded FIFO: a full
+queue refuses the next one (the caller logs or answers that), nothing is dropped
+silently. A request that arrives before any cloud waits for the first one, until its
+deadline.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from query3d_ros.commands import QUEUED, WAITING_FOR_CLOUD, Request
 
 
 @dataclass
@@ -29,28 +34,33 @@ class Frame:
     placement: Any = None  # frames.Placement: how the points got into the network frame
 
 
-RunFn = Callable[[Frame, str], Any]
-DoneFn = Callable[[Frame, str, Any, BaseException | None, float], None]
+RunFn = Callable[[Frame, Request], Any]
+DoneFn = Callable[[Frame | None, Request, Any, BaseException | None, float], None]
+
+
+class NoCloud(TimeoutError):
+    """A request's deadline passed before any point cloud arrived."""
 
 
 class InferenceWorker:
-    """Runs ``run(frame, command)`` on a thread; reports through ``done``.
+    """Runs ``run(frame, request)`` on a thread; reports every request through ``done``
+    (with ``frame=None`` and a ``NoCloud`` error when its deadline passed first).
 
-    ``mode='once'``: a run per new command (on the newest frame, or the first frame to
-    come). ``mode='continuous'``: additionally re-run on new frames while a command is
-    active, at most ``max_rate`` Hz.
+    ``mode='once'``: one run per request. ``mode='continuous'``: additionally re-run the
+    last topic command on new frames, at most ``max_rate`` Hz, until it is cleared.
     """
 
-    def __init__(self, run: RunFn, done: DoneFn, mode: str = "once",
-                 max_rate: float = 2.0) -> None:
+    def __init__(self, run: RunFn, done: DoneFn, mode: str = "once", max_rate: float = 2.0,
+                 queue_size: int = 8) -> None:
         self._run, self._done = run, done
         self.mode, self.max_rate = mode, max_rate
+        self.queue_size = queue_size
         self._cv = threading.Condition()
+        self._queue: deque[Request] = deque()
         self._frame: Frame | None = None
         self._frame_seq = 0
         self._served_seq = -1
-        self._command: str | None = None
-        self._command_pending = False
+        self._active: Request | None = None  # the topic command continuous mode repeats
         self._last_run = 0.0
         self._stop = False
         self.busy = False
@@ -65,26 +75,65 @@ class InferenceWorker:
             self._frame_seq += 1
             frame.seq = self._frame_seq
             self._frame = frame  # the previous frame is dropped: bounded memory
+            for r in self._queue:
+                if r.state == WAITING_FOR_CLOUD:
+                    r.state = QUEUED
             self._cv.notify()
 
-    def submit_command(self, text: str) -> None:
+    def submit(self, request: Request) -> bool:
+        """Queue ``request``; False (and nothing queued) when the queue is full."""
         with self._cv:
-            self._command = text
-            self._command_pending = True
+            if len(self._queue) >= self.queue_size:
+                return False
+            if request.frame is None and self._frame is None:
+                request.state = WAITING_FOR_CLOUD
+            self._queue.append(request)
             self._cv.notify()
+            return True
 
-    def clear_command(self) -> None:
+    def cancel(self, request: Request) -> bool:
+        """Mark ``request`` cancelled; True when it was still queued (and is now gone). A
+        run already started finishes; its ``done`` still comes, with the flag set."""
         with self._cv:
-            self._command = None
-            self._command_pending = False
+            request.cancelled = True
+            if request in self._queue:
+                self._queue.remove(request)
+                return True
+            return False
+
+    def clear(self) -> list[Request]:
+        """Forget the active command and drop the queued topic commands (service and
+        action requests stay: their callers wait for them). Returns what was dropped."""
+        with self._cv:
+            dropped = [r for r in self._queue if r.source == "topic"]
+            for r in dropped:
+                self._queue.remove(r)
+            if self._active is not None and self._active not in dropped:
+                dropped.insert(0, self._active)
+            self._active = None
+            return dropped
+
+    def drain(self) -> list[Request]:
+        """Take every queued request out (the node answers them) and forget the active
+        command: what deactivation does."""
+        with self._cv:
+            taken = list(self._queue)
+            self._queue.clear()
+            self._active = None
+            return taken
 
     @property
     def command(self) -> str | None:
-        return self._command
+        active = self._active
+        return None if active is None else active.text
 
     @property
     def has_frame(self) -> bool:
         return self._frame is not None
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
 
     def stop(self, timeout: float = 5.0) -> None:
         with self._cv:
@@ -93,39 +142,70 @@ class InferenceWorker:
         self._thread.join(timeout)
 
     # -- worker thread --------------------------------------------------------------
-    def _due(self) -> float | None:
-        """0 if a run is due now, seconds to wait if one is due later, None if idle."""
-        if self._frame is None or self._command is None:
-            return None
-        if self._command_pending:
-            return 0.0
-        if self.mode == "continuous" and self._frame.seq != self._served_seq:
-            wait = self._last_run + 1.0 / max(self.max_rate, 1e-6) - time.monotonic()
-            return max(wait, 0.0)
-        return None
+    def _expired(self, now: float) -> list[Request]:
+        """Queued requests still waiting for a first cloud past their deadline."""
+        if self._frame is not None:
+            return []
+        gone = [r for r in self._queue if r.frame is None and r.deadline is not None
+                and now >= r.deadline]
+        for r in gone:
+            self._queue.remove(r)
+        return gone
+
+    def _next(self, now: float) -> tuple[float | None, Request | None]:
+        """(0, request) when a run is due now, (seconds, None) to wait, (None, None) idle."""
+        runnable = next((r for r in self._queue if r.frame is not None
+                         or self._frame is not None), None)
+        if runnable is not None:
+            return 0.0, runnable
+        waits = [r.deadline - now for r in self._queue if r.deadline is not None]
+        if self._queue:
+            return (max(min(waits), 0.0) if waits else None), None
+        if (self.mode == "continuous" and self._active is not None
+                and self._frame is not None and self._frame.seq != self._served_seq):
+            wait = self._last_run + 1.0 / max(self.max_rate, 1e-6) - now
+            return (0.0, self._active) if wait <= 0 else (wait, None)
+        return None, None
 
     def _loop(self) -> None:
         while True:
             with self._cv:
                 while not self._stop:
-                    due = self._due()
-                    if due == 0.0:
+                    now = time.monotonic()
+                    expired = self._expired(now)
+                    if expired:
+                        break
+                    due, request = self._next(now)
+                    if request is not None:
                         break
                     self._cv.wait(timeout=due)
                 if self._stop:
                     return
-                frame, command = self._frame, self._command
-                self._command_pending = False
-                self._served_seq = frame.seq
-                self._last_run = time.monotonic()
-                self.busy = True
+                if not expired:
+                    if request in self._queue:
+                        self._queue.remove(request)
+                    else:  # a continuous re-run: its timings start now
+                        request.received = now
+                    frame = request.frame if request.frame is not None else self._frame
+                    if request.source == "topic":
+                        self._active = request
+                    if request.frame is None:
+                        self._served_seq = frame.seq
+                    self._last_run = now
+                    self.busy = True
+            for late in expired:
+                self._done(None, late, None, NoCloud(
+                    "no point cloud arrived before the request's timeout"), 0.0)
+            if expired:
+                continue
+            request.started = time.monotonic()
             start = time.perf_counter()
             result, error = None, None
             try:
-                result = self._run(frame, command)
+                result = self._run(frame, request)
             except Exception as exc:  # reported through diagnostics; the node keeps running
                 error = exc
             latency = time.perf_counter() - start
             self.runs += 1
             self.busy = False
-            self._done(frame, command, result, error, latency)
+            self._done(frame, request, result, error, latency)

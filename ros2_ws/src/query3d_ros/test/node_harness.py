@@ -3,35 +3,44 @@ on a private ROS domain. The peer publishes inputs and reads every output topic.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from pathlib import Path
 
 import numpy as np
 import rclpy
+from query3d_msgs.msg import QueryResult
 from rclpy.context import Context
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Header, String
 
+from query3d_ros import topics
 from query3d_ros.conversions import numpy_to_cloud
 from query3d_ros.launcher import INPUT_REMAPS, Processes, node_command, ros_env
 from query3d_ros.play_scene import camera_info
 from query3d_ros.qos import COMMAND, RELIABLE
+from query3d_ros.results import summary
 
 NODE = "/query3d_node"
+
+
+def node_topic(private: str) -> str:
+    """``~/output/result`` -> ``/query3d_node/output/result`` (the node's full name)."""
+    return NODE + private[1:]
+
+
 # Every topic the tests use, by role: the one place to edit when topic names change.
 TOPICS = {
-    "points": INPUT_REMAPS["~/points"],
-    "image": INPUT_REMAPS["~/image"],
-    "camera_info": INPUT_REMAPS["~/camera_info"],
-    "command": INPUT_REMAPS["~/command"],
-    "result": f"{NODE}/result",
-    "objects": f"{NODE}/objects",
-    "mask": f"{NODE}/mask",
-    "latency": f"{NODE}/latency",
+    "points": INPUT_REMAPS[topics.INPUT_POINTS],
+    "image": INPUT_REMAPS[topics.INPUT_IMAGE],
+    "camera_info": INPUT_REMAPS[topics.INPUT_CAMERA_INFO],
+    "command": INPUT_REMAPS[topics.INPUT_COMMAND],
+    "result": node_topic(topics.OUTPUT_RESULT),
+    "objects": node_topic(topics.OUTPUT_OBJECTS),
+    "mask": node_topic(topics.OUTPUT_MASK),
+    "latency": node_topic(topics.OUTPUT_LATENCY),
     "diagnostics": "/diagnostics",
 }
 
@@ -50,13 +59,17 @@ class Peer:
         self.image_pub = n.create_publisher(Image, TOPICS["image"], RELIABLE)
         self.info_pub = n.create_publisher(CameraInfo, TOPICS["camera_info"], RELIABLE)
         self.command_pub = n.create_publisher(String, TOPICS["command"], COMMAND)
-        self.results: list[dict] = []
+        self.typed: list[QueryResult] = []  # every ~/output/result, as it came
+        self.results: list[dict] = []  # the same, as ``results.summary`` dicts
         self.objects: list[PointCloud2] = []
         self.masks: list[PointCloud2] = []
-        n.create_subscription(String, TOPICS["result"],
-                              lambda m: self.results.append(json.loads(m.data)), RELIABLE)
+        n.create_subscription(QueryResult, TOPICS["result"], self._on_result, RELIABLE)
         n.create_subscription(PointCloud2, TOPICS["objects"], self.objects.append, RELIABLE)
         n.create_subscription(PointCloud2, TOPICS["mask"], self.masks.append, RELIABLE)
+
+    def _on_result(self, msg: QueryResult) -> None:
+        self.typed.append(msg)
+        self.results.append(summary(msg))
 
     def header(self, stamp_s: float | None = None) -> Header:
         h = Header(frame_id="base_link")
@@ -110,6 +123,14 @@ class Peer:
     def close(self) -> None:
         self.node.destroy_node()
         rclpy.shutdown(context=self.context)
+
+
+def call(peer: Peer, client, request, timeout: float = 120.0):
+    """A service call from the peer, answered within ``timeout`` (asserted)."""
+    assert client.wait_for_service(timeout_sec=30.0), f"{client.srv_name} is not offered"
+    future = client.call_async(request)
+    assert peer.spin_until(future.done, timeout), f"no answer from {client.srv_name}"
+    return future.result()
 
 
 def start_node(tmp: Path, **params) -> tuple[Processes, Peer]:

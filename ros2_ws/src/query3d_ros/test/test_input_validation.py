@@ -10,7 +10,7 @@ pytest.importorskip("sensor_msgs")
 
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField  # noqa: E402
 
-from query3d_ros.command_text import clean_command  # noqa: E402
+from query3d_ros.commands import CommandRefused, check_command  # noqa: E402
 from query3d_ros.conversions import (  # noqa: E402
     camera_info_to_model,
     cloud_to_numpy,
@@ -123,12 +123,27 @@ def test_camera_info_with_zero_or_nan_intrinsics_is_refused(k, expected: str) ->
         camera_info_to_model(CameraInfo(width=16, height=12, k=k))
 
 
-@pytest.mark.parametrize("raw, text, problem", [
-    ("the red mug", "the red mug", None),
-    ("  the\tred\x1b[1m mug\x7f ", "the red [1m mug", None),
-    ("", "", "empty text"),
-    ("\x01\x02\x03", "", "no printable text in 3 characters"),
+@pytest.mark.parametrize("raw, text", [
+    ("the red mug", "the red mug"),
+    ("  the\tred\n mug\r ", "the red mug"),
+    ("la tasse bleue \u00e0 gauche", "la tasse bleue \u00e0 gauche"),
 ])
-def test_commands_lose_control_characters_and_unprintable_ones_are_refused(
-        raw: str, text: str, problem: str | None) -> None:
-    assert clean_command(raw) == (text, problem)
+def test_commands_keep_their_text_with_whitespace_collapsed(raw: str, text: str) -> None:
+    assert check_command(raw) == (text, None)
+
+
+@pytest.mark.parametrize("raw, problem", [
+    ("", "empty text"),
+    ("  the\tred\x1b[1m mug\x7f ", "control character '\\x1b' at position 7"),
+    ("mug\x7f", "control character '\\x7f'"),
+    ("\x01\x02\x03", "control character '\\x01'"),
+    ("\u200b\u200d", "no printable text in 2 characters"),
+    ("the red\x00 mug", "NUL character at position 7"),
+])
+def test_commands_with_control_or_no_printable_characters_are_refused(
+        raw: str, problem: str) -> None:
+    """One rule (commands.check_command): control characters are refused with their
+    position, never cleaned into text the sender did not type."""
+    with pytest.raises(CommandRefused) as refused:
+        check_command(raw)
+    assert problem in str(refused.value)

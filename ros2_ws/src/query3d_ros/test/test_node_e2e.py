@@ -42,7 +42,7 @@ def _check_plumbing(report: dict, out: Path) -> None:
 
 
 def _published_instances(out: Path, i: int) -> np.ndarray:
-    """The instance field of the ~/mask cloud that query3d_send received for command i."""
+    """The instance field of the ~/output/mask cloud that query3d_send received for command i."""
     with np.load(out / "logs" / f"mask_{i}.npz") as z:
         return z["instance"]
 

@@ -13,6 +13,7 @@ pytest.importorskip("rclpy")
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from node_harness import TOPICS, start_node  # noqa: E402
+from query3d_msgs.msg import Timings  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 from test_frames import OPTICAL_IN_BASE  # noqa: E402
@@ -20,7 +21,6 @@ from test_frames import OPTICAL_IN_BASE  # noqa: E402
 from query3d.bundled import DEMO_SCENE_DIR  # noqa: E402
 from query3d_ros.conversions import numpy_to_cloud  # noqa: E402
 from query3d_ros.demo import demo_commands  # noqa: E402
-from query3d_ros.latency import LATENCY_STATUS, latency_values  # noqa: E402
 from query3d_ros.play_scene import load_scene  # noqa: E402
 from query3d_ros.qos import RELIABLE  # noqa: E402
 
@@ -39,9 +39,9 @@ def test_inputs_frames_qos_and_on_demand_diagnostics(tmp_path: Path) -> None:
     procs, peer = start_node(tmp_path, checkpoint=str(SCENE_FIT), points_qos="reliable",
                              use_images=False, input_timeout=1.0, input_silence_warn=1.5,
                              warm_up=False)
-    latency: list[DiagnosticArray] = []
+    latency: list[Timings] = []
     statuses: list[DiagnosticStatus] = []
-    peer.node.create_subscription(DiagnosticArray, TOPICS["latency"], latency.append, RELIABLE)
+    peer.node.create_subscription(Timings, TOPICS["latency"], latency.append, RELIABLE)
     peer.node.create_subscription(
         DiagnosticArray, TOPICS["diagnostics"],
         lambda m: statuses.extend(s for s in [_node_status(m)] if s is not None), 10)
@@ -54,16 +54,19 @@ def test_inputs_frames_qos_and_on_demand_diagnostics(tmp_path: Path) -> None:
         baseline = peer.ask(single["text"], timeout=240, republish=base_link_cloud)
         assert baseline["targets"] and baseline["frame_id"] == "base_link", baseline
 
-        # ~/latency is stamped with the header of the cloud it measured
-        assert peer.spin_until(lambda: latency, 10)
-        stamp = latency[-1].header.stamp
-        assert latency[-1].header.frame_id == "base_link"
+        # ~/output/latency is stamped with the header of the cloud it measured and is the
+        # same Timings as the answer's
+        answer = next(m for m in reversed(peer.typed) if m.command == single["text"])
+        assert peer.spin_until(lambda: any(t.request_id == answer.request_id
+                                           for t in latency), 10)
+        timing = next(t for t in latency if t.request_id == answer.request_id)
+        stamp = timing.header.stamp
+        assert timing.header.frame_id == "base_link"
         assert any((h.stamp.sec, h.stamp.nanosec) == (stamp.sec, stamp.nanosec) for h in sent)
-        values = latency_values(latency[-1])
-        assert latency[-1].status[0].name == LATENCY_STATUS
-        assert float(values["total_ms"]) == pytest.approx(baseline["latency_ms"], rel=1e-3)
-        assert values["command"] == single["text"]
-        assert len([k for k in values if k.endswith("_ms")]) >= 3  # total + stages
+        assert timing.header == answer.header and timing == answer.timings
+        assert timing.inference_ms == pytest.approx(baseline["latency_ms"], rel=1e-3)
+        assert 0.0 < timing.inference_ms <= timing.total_ms
+        assert timing.cloud_age_ms > 0.0
 
         # mode once, answered, no cloud for > input_timeout: idle, not a permanent WARN
         seen = len(statuses)

@@ -5,11 +5,14 @@ file only passes parameters and remaps topics the node knows."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
+from query3d_ros import topics
+from query3d_ros.launcher import INPUT_REMAPS
 from query3d_ros.params import (
     BY_NAME,
     DEFAULTS_FILE,
@@ -34,10 +37,11 @@ def test_the_yaml_holds_a_valid_default_for_every_declared_parameter() -> None:
         assert descriptor(spec).description == spec.description
 
 
-def test_topic_parameters_are_private_names() -> None:
-    for spec in PARAMS:
-        if spec.name.endswith("_topic"):
-            assert defaults()[spec.name].startswith("~/"), spec.name
+def test_topic_names_are_fixed_private_names_not_parameters() -> None:
+    assert not [spec.name for spec in PARAMS if spec.name.endswith("_topic")]
+    for name in (*topics.INPUTS, *topics.OUTPUTS):
+        assert name.startswith(("~/input/", "~/output/")), name
+    assert set(INPUT_REMAPS) == set(topics.INPUTS)
 
 
 @pytest.mark.parametrize(("name", "value", "words"), [
@@ -93,10 +97,15 @@ def test_launch_file_matches_setup_and_params() -> None:
     for key in overrides[0].keys:
         assert ast.literal_eval(key) in BY_NAME
     remapped = {ast.literal_eval(t.elts[0]) for t in kw["remappings"].elts}
-    inputs = {defaults()[n] for n in ("points_topic", "image_topic",
-                                      "camera_info_topic", "command_topic")}
-    assert remapped == inputs
+    assert remapped == set(topics.INPUTS)
     text = ast.unparse(TREE)
     for name in ("namespace", "params_file", "points", "image", "camera_info", "command",
-                 "backend", "checkpoint", "use_rviz"):
+                 "autostart", "backend", "checkpoint", "use_rviz"):
         assert f"'{name}'" in text
+
+
+def test_the_rviz_view_shows_the_nodes_output_topics() -> None:
+    shown = re.findall(r"Value: (/query3d_node/\S+)", (PKG / "rviz" / "query3d.rviz").read_text())
+    assert shown
+    outputs = {"/query3d_node" + name[1:] for name in topics.OUTPUTS}
+    assert set(shown) <= outputs, set(shown) - outputs
