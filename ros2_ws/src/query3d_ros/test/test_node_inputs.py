@@ -1,6 +1,7 @@
 """query3d_node as a real process over real DDS, on the input side: stamped latency,
-diagnostics that fit on-demand use, a camera-frame cloud levelled (and said so), and a
-publisher whose QoS cannot reach the node named in a warning."""
+diagnostics that fit on-demand use, a camera-frame cloud levelled (and said so), on the
+topic and in a Segment call, and a publisher whose QoS cannot reach the node named in a
+warning."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 pytest.importorskip("rclpy")
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
-from node_harness import TOPICS, start_node  # noqa: E402
+from node_harness import TOPICS, call, start_node  # noqa: E402
 from query3d_msgs.msg import Timings  # noqa: E402
+from query3d_msgs.srv import Segment  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import PointCloud2  # noqa: E402
 from test_frames import OPTICAL_IN_BASE  # noqa: E402
@@ -101,6 +103,19 @@ def test_inputs_frames_qos_and_on_demand_diagnostics(tmp_path: Path) -> None:
         assert peer.spin_until(lambda: any(
             s.level == DiagnosticStatus.WARN and "condition.frame" in
             {kv.key for kv in s.values} for s in statuses[seen:]), 10)
+
+        # a Segment call's own cloud is placed and range-filtered like a topic cloud
+        client = peer.node.create_client(Segment, "/query3d_node/segment")
+        header = peer.header()
+        header.frame_id = OPTICAL
+        own = call(peer, client, Segment.Request(
+            command=single["text"], cloud=numpy_to_cloud(header, optical, scene.colors)))
+        assert own.success and own.result.header.frame_id == OPTICAL + "_levelled", own.message
+        assert [o.label for o in own.result.objects] == \
+            [t["label"] for t in baseline["targets"]], own.result
+        far = call(peer, client, Segment.Request(
+            command=single["text"], cloud=numpy_to_cloud(peer.header(), scene.points + 1e3)))
+        assert not far.success and "outside the range filter" in far.message, far.message
 
         # a best-effort publisher cannot reach the node's reliable subscription: named
         best_effort = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
