@@ -121,10 +121,11 @@ class FrameGraph(nn.Module):
         frame, text = self._split(tensors)
         encode = getattr(self.net, "encode_frame", None)
         if encode is None:
-            return self.forward(*tensors)
-        if self._encoded is None or self._encoded[0] != frame_key:
-            self._encoded = (frame_key, encode(frame))
-        out = self.net(frame, text, encoding=self._encoded[1])
+            out = self.net(frame, text)
+        else:
+            if self._encoded is None or self._encoded[0] != frame_key:
+                self._encoded = (frame_key, encode(frame))
+            out = self.net(frame, text, encoding=self._encoded[1])
         return tuple(out[name] for name in self.output_names)
 
 

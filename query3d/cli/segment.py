@@ -23,7 +23,7 @@ def place_upright(points: np.ndarray, frame: str) -> tuple[np.ndarray, dict]:
     ``as-is``: trusted to be z-up already (a robot base frame). ``level``: moved onto its
     support plane (``query3d.geometry``), as for a camera's optical frame (raw Kinect PCDs:
     z forward, y down). ``auto``: levelled when the support plane is not horizontal."""
-    from query3d.geometry import estimate_support_plane, levelling_transform
+    from query3d.geometry import estimate_support_plane, levelling_transform, transform_points
 
     if frame == "as-is":
         return points, {"levelled": False, "reason": "--frame as-is"}
@@ -44,7 +44,7 @@ def place_upright(points: np.ndarray, frame: str) -> tuple[np.ndarray, dict]:
         return points, {"levelled": False, "reason": f"the support plane's up is {tilt:.0f} "
                         "deg from the cloud's z: already z-up"}
     T = levelling_transform(plane)
-    levelled = (np.asarray(points, np.float64) @ T[:3, :3].T + T[:3, 3]).astype(np.float32)
+    levelled = transform_points(T, points)
     print(f"query3d segment: levelled the cloud on its support plane (its up was {tilt:.0f} "
           "deg from the cloud's z); boxes and the picture are in the levelled frame",
           file=sys.stderr)

@@ -7,6 +7,7 @@ from query3d.geometry.levelling import (
     fit_plane,
     level_cloud,
     levelling_transform,
+    transform_points,
 )
 from query3d.geometry.range_filter import RangeLimits, range_filter
 
@@ -18,4 +19,5 @@ __all__ = [
     "level_cloud",
     "levelling_transform",
     "range_filter",
+    "transform_points",
 ]

@@ -134,6 +134,13 @@ def levelling_transform(plane: SupportPlane,
     return T
 
 
+def transform_points(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``transform`` (4x4) applied to (N, 3) points, in float64, returned as float32; NaN
+    rows stay NaN, so indices still index the input."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    return (pts @ transform[:3, :3].T + transform[:3, 3]).astype(np.float32)
+
+
 def level_cloud(points: np.ndarray, threshold: float = 0.01,
                 up_hint: tuple[float, float, float] | None = OPTICAL_UP,
                 forward: tuple[float, float, float] = OPTICAL_FORWARD,
@@ -142,5 +149,4 @@ def level_cloud(points: np.ndarray, threshold: float = 0.01,
     non-finite points stay non-finite, so indices still index the input."""
     plane = estimate_support_plane(points, threshold, up_hint=up_hint, seed=seed)
     T = levelling_transform(plane, forward)
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    return (pts @ T[:3, :3].T + T[:3, 3]).astype(np.float32), T, plane
+    return transform_points(T, points), T, plane

@@ -21,7 +21,7 @@ from query3d.model.losses import QueryTargets
 from query3d.model.preprocess import FrameInputs, prepare_frame
 from query3d.model.runtime.density import network_subset
 from query3d.training.data.augment import augment_scene, take_points
-from query3d.training.trainer.groups import SceneGroups
+from query3d.training.trainer.groups import SceneGroups, spread_indices
 
 SYNTHETIC_KINDS = ("tabletop", "room")
 REFER_KINDS = ("scanrefer", "multi3drefer")
@@ -122,10 +122,8 @@ class TrainingSet:
         self.groups = None
         if per_scene > 1:  # train_max_samples then counts scene groups, spread evenly
             groups = SceneGroups(samples, per_scene)
-            count = cfg.train.train_max_samples
-            keep = (np.linspace(0, len(groups) - 1, count).round().astype(int)
-                    if 0 < count < len(groups) else range(len(groups)))
-            self.groups = [groups[int(i)] for i in keep]
+            self.groups = [groups[i] for i in spread_indices(len(groups),
+                                                             cfg.train.train_max_samples)]
 
     def __len__(self) -> int:
         return len(self.samples) if self.groups is None else len(self.groups)

@@ -11,6 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+
+def spread_indices(length: int, count: int) -> list[int]:
+    """``count`` indices spread evenly over ``range(length)`` (all of them when ``count``
+    is 0 or not smaller): a smaller budget that still covers the whole split."""
+    if not 0 < count < length:
+        return list(range(length))
+    return np.linspace(0, length - 1, count).round().astype(np.int64).tolist()
+
 
 def scene_key(samples: Any, index: int) -> str:
     """Which scene sample ``index`` asks about, without loading it. Datasets tell it with

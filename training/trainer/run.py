@@ -19,7 +19,7 @@ from query3d.training.evaluation.evaluate import evaluate, flat_metrics
 from query3d.training.evaluation.predict import ModelPredictor
 from query3d.training.trainer.data import TrainingSet, open_split
 from query3d.training.trainer.distributed import cleanup_distributed, init_distributed
-from query3d.training.trainer.groups import scene_key
+from query3d.training.trainer.groups import scene_key, spread_indices
 from query3d.training.trainer.objective import ReferringObjective
 from query3d.training.trainer.trainer import Trainer
 
@@ -36,7 +36,7 @@ class SpreadSubset(Sequence):
 
     def __init__(self, samples: Sequence, count: int) -> None:
         self.samples = samples
-        self.index = np.linspace(0, len(samples) - 1, count).round().astype(np.int64)
+        self.index = np.asarray(spread_indices(len(samples), count), dtype=np.int64)
         self.class_names = _class_names(samples)
 
     def __len__(self) -> int:

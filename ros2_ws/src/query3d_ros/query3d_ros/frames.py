@@ -25,6 +25,7 @@ from query3d.geometry import (
     estimate_support_plane,
     levelling_transform,
     range_filter,
+    transform_points,
 )
 from query3d.geometry.levelling import OPTICAL_FORWARD, OPTICAL_UP
 from query3d_ros.extrinsics import TfExtrinsics, matrix_to_pose, pose_to_matrix
@@ -48,11 +49,6 @@ class Placement:
 def is_optical(frame_id: str) -> bool:
     """REP 103: camera optical frames (z forward, y down) end in ``_optical_frame``."""
     return frame_id.endswith("optical_frame")
-
-
-def _apply(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-    return (pts @ transform[:3, :3].T + transform[:3, 3]).astype(np.float32)
 
 
 class CloudFrames:
@@ -79,10 +75,10 @@ class CloudFrames:
             return Placement(np.asarray(points, np.float32), np.eye(4), source, "target")
         found = self.tf.lookup(target, source, header.stamp)
         if found is not None:
-            return Placement(_apply(found, points), found, target, "tf")
+            return Placement(transform_points(found, points), found, target, "tf")
         if source and source == self.p("cloud_to_target_frame"):
             static = pose_to_matrix(self.p("cloud_to_target"))
-            return Placement(_apply(static, points), static, target, "static")
+            return Placement(transform_points(static, points), static, target, "static")
         why = (f"no transform from cloud frame {source!r} to target_frame {target!r} "
                f"({'tf2 has none' if self.tf.available else 'tf2 is not installed'}, "
                f"cloud_to_target_frame is {self.p('cloud_to_target_frame')!r})")
@@ -108,7 +104,7 @@ class CloudFrames:
             self._planes[source] = plane
         T = levelling_transform(plane, forward)
         pose = ", ".join(f"{v:.3f}" for v in matrix_to_pose(T))
-        return Placement(_apply(T, points), T, (source or "sensor") + LEVELLED_SUFFIX,
+        return Placement(transform_points(T, points), T, (source or "sensor") + LEVELLED_SUFFIX,
                          "levelled",
                          f"{why}; levelled on the estimated support plane ("
                          f"{plane.inlier_fraction:.0%} of the points, sensor "
