@@ -53,6 +53,11 @@ def _same_answer(a: dict, b: dict) -> bool:
     return key(a) == key(b) and a["num_points"] == b["num_points"]
 
 
+def _taken(values: dict[str, str]) -> int:
+    return (int(values.get("clouds_received", 0)) + 2 * int(values.get("images_received", 0))
+            + int(values.get("commands_received", 0)))
+
+
 class DiagnosticsLog:
     """Every /diagnostics status of the node, with its arrival time."""
 
@@ -69,12 +74,20 @@ class DiagnosticsLog:
     def latest(self, key: str) -> int:
         return int(self.entries[-1][1][key]) if self.entries else 0
 
+    def settled(self, seconds: float = 2.5) -> bool:
+        """No input taken for ``seconds``: fuzz messages still in flight have arrived."""
+        if not self.entries:
+            return False
+        now, count = time.monotonic(), self.delivered()
+        older = [e for e in self.entries if now - e[0] >= seconds]
+        if not older:
+            return False
+        return _taken(older[-1][1]) == count
+
     def delivered(self) -> int:
         """Messages the node took: clouds, commands, and two per paired image +
         camera_info (``images_received`` counts pairs)."""
-        last = self.entries[-1][1] if self.entries else {}
-        return (int(last.get("clouds_received", 0)) + 2 * int(last.get("images_received", 0))
-                + int(last.get("commands_received", 0)))
+        return _taken(self.entries[-1][1] if self.entries else {})
 
 
 def test_fuzzed_inputs_never_stop_the_node(tmp_path: Path) -> None:
@@ -146,6 +159,8 @@ def test_fuzzed_inputs_never_stop_the_node(tmp_path: Path) -> None:
         assert "Traceback" not in log, log[-3000:]
 
         assert node_rss_mb(pid) - rss_before < RSS_GROWTH_MB
+        # late fuzz clouds must not overtake the scene: wait until nothing more arrives
+        assert peer.spin_until(diagnostics.settled, 60), diagnostics.entries[-1]
         clouds = diagnostics.latest("clouds_received")
         republish()  # the scene again, taken before the command (the fuzz left its own frame)
         assert peer.spin_until(lambda: diagnostics.latest("clouds_received") > clouds, 30)
