@@ -27,7 +27,9 @@ from query3d_ros.play_scene import load_scene  # noqa: E402
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
-FUZZ_EXAMPLES = 1000  # each a cloud, a camera pair (2 messages) or a command
+FUZZ_EXAMPLES = 1300  # each a cloud, a camera pair (2 messages) or a command; ~1700
+# messages, so that >= MIN_DELIVERED reach the node even when best-effort queues drop some
+# under a loaded machine (CI once delivered 994 of 1329)
 MIN_DELIVERED = 1000  # messages the node must have taken (its own diagnostics count)
 RSS_GROWTH_MB = 250.0
 # memorised the demo scene (configs/fixtures/demo_scene_fit.yaml): its answer has targets,
