@@ -3,6 +3,9 @@
     ros2 launch query3d_ros bringup.launch.py points:=/camera/depth/color/points \
         image:=/camera/color/image_raw camera_info:=/camera/color/camera_info use_rviz:=true
 
+Commands ("the red mug") go to ``command``; a class list ("mug, bowl, box, table") on
+``classes`` labels every point of each cloud (``~/output/semantic`` + its legend).
+
 The node's topics are fixed private names (``~/input/points`` ... ``~/output/result``);
 the arguments below remap its inputs. It is a lifecycle node that configures and
 activates itself (``autostart:=false`` leaves it unconfigured for a lifecycle manager).
@@ -26,6 +29,8 @@ ARGUMENTS = [
     ("image", "/camera/color/image_raw", "input sensor_msgs/Image topic (optional camera)"),
     ("camera_info", "/camera/color/camera_info", "input sensor_msgs/CameraInfo topic"),
     ("command", "/query3d/command", "input std_msgs/String text command topic"),
+    ("classes", "/query3d/classes",
+     "input std_msgs/String class list topic ('mug, bowl, box, table': semantic labels)"),
     ("autostart", "true", "configure and activate the lifecycle node at start-up"),
     ("backend", "auto", "inference backend: auto, torch, onnxruntime or tensorrt"),
     ("checkpoint", "", "checkpoint (.pt) or exported model folder; empty = bundled demo"),
@@ -53,6 +58,7 @@ def generate_launch_description() -> LaunchDescription:
             ("~/input/image", LaunchConfiguration("image")),
             ("~/input/camera_info", LaunchConfiguration("camera_info")),
             ("~/input/command", LaunchConfiguration("command")),
+            ("~/input/classes", LaunchConfiguration("classes")),
         ],
     )
     rviz = Node(

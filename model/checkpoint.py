@@ -256,3 +256,26 @@ def save_release_checkpoint(src: str | Path, dst: str | Path, half: bool = True,
                "optimizer": None, "scheduler": None, "rng": None,
                "extra": {**extra, "released_from": Path(src).name, "fp16": half}}
     return _atomic_save(payload, Path(dst))
+
+
+def save_with_semantic_head(src: str | Path, dst: str | Path, head_state: dict[str, Any],
+                            semantic: dict[str, Any], half: bool | None = None) -> Path:
+    """``src`` with a trained semantic head added (``semantic.*`` weights,
+    ``model.semantic_head: true``) and what the head was trained on in
+    ``extra["semantic"]`` (names, held-out names, settings). Everything else of ``src``
+    is kept, so referring answers stay the same. ``half``: fp16 weights (default: as
+    ``src`` was saved)."""
+    cfg, state = load_checkpoint(src)
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, semantic_head=True))
+    extra = dict(state.get("extra") or {})
+    half = bool(extra.get("fp16")) if half is None else half
+    weights = {k: v for k, v in state["model"].items() if not k.startswith("semantic.")}
+    for key, value in head_state.items():
+        value = value.detach().cpu()
+        weights[f"semantic.{key}"] = value.half() if half and value.is_floating_point() \
+            else value
+    deployment = Deployment.from_checkpoint(cfg, state)
+    deployment.model = cfg.model
+    payload = {**state, "config": to_dict(cfg), "deployment": deployment.to_dict(),
+               "model": weights, "extra": {**extra, "semantic": semantic}}
+    return _atomic_save(payload, Path(dst))

@@ -30,7 +30,10 @@ from query3d.model.heads import (
     DetectionHead,
     LanguageGuidedSelection,
     MaskHead,
+    SemanticHead,
     SuperpointPooling,
+    SuperpointStats,
+    pool_superpoints,
 )
 from query3d.model.losses import MemoryItems
 from query3d.model.memory import MemoryRecall
@@ -90,6 +93,11 @@ class MRCosmo(nn.Module):
         self.mask_head = MaskHead(d, cfg.mask_margin, cfg.mask_box_softness, cfg.mask_refine_iters)
         self.superpoints = (SuperpointPooling(d, d if cfg.use_images else 0)
                             if cfg.use_superpoints else None)
+        if cfg.semantic_head and not cfg.use_superpoints:
+            raise ValueError("model.semantic_head labels superpoints: it needs "
+                             "model.use_superpoints: true")
+        self.semantic = (SemanticHead(d, d if cfg.use_images else 0, cfg.text_dim)
+                         if cfg.semantic_head else None)
         if text_encoder is True:
             text_encoder = TextEncoder(cfg)
         elif text_encoder is False:
@@ -137,6 +145,38 @@ class MRCosmo(nn.Module):
     def encode_frame(self, frame: FrameInputs) -> FrameEncoding:
         """The text-free half of the graph: point, voxel and image encoders."""
         return FrameEncoding(self.cloud(frame), self._image_evidence(frame))
+
+    def semantic_stats(self, frame: FrameInputs,
+                       encoding: FrameEncoding | None = None) -> SuperpointStats:
+        """The text-free features (f_point + every scale's f_voxel, image evidence) pooled
+        into the frame's superpoints: what the semantic head reads."""
+        if frame.superpoint_members is None:
+            raise ValueError("semantic labels need a frame with superpoints "
+                             "(model.use_superpoints)")
+        if encoding is None:
+            encoding = self.encode_frame(frame)
+        feats, evidence = encoding.cloud, encoding.evidence
+        point = feats.point
+        for voxel, point2voxel in zip(feats.voxel, frame.point2voxel):
+            point = point + voxel[point2voxel]
+        image = visible = None
+        if evidence is not None and evidence.point_feat is not None:
+            image, visible = evidence.point_feat, evidence.point_visible
+        return pool_superpoints(point, frame.xyz, frame.rgb, frame.superpoint_members,
+                                image, visible)
+
+    def label(self, frame: FrameInputs, class_embeddings: torch.Tensor,
+              encoding: FrameEncoding | None = None,
+              use_image: bool = True) -> dict[str, torch.Tensor]:
+        """Open-vocabulary semantic logits for one frame and C class-name embeddings
+        (unit rows, ``heads.semantic.class_embeddings_from_prompts``): superpoint_logits
+        (S, C) and semantic_logits (N, C), a point's row being its superpoint's."""
+        if self.semantic is None:
+            raise ValueError("this network has no semantic head (model.semantic_head); "
+                             "train one with `query3d train --task semantic`")
+        stats = self.semantic_stats(frame, encoding)
+        logits = self.semantic.logits(self.semantic(stats, use_image), class_embeddings)
+        return {"superpoint_logits": logits, "semantic_logits": logits[frame.superpoint]}
 
     def forward(
         self, frame: FrameInputs | dict[str, torch.Tensor], text: TextFeatures,

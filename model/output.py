@@ -75,3 +75,31 @@ class QueryResult:
             ],
             "timings_ms": {k: float(v) for k, v in self.timings_ms.items()},
         }
+
+
+@dataclass
+class SemanticResult:
+    """Open-vocabulary labels of a cloud: one of ``classes`` per input point."""
+
+    classes: list[str]
+    labels: np.ndarray  # (N,) int64 index into classes; -1 for points that were not finite
+    scores: np.ndarray  # (N,) float32 probability of the label among the classes (0 at -1)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def num_points(self) -> int:
+        return len(self.labels)
+
+    def points_per_class(self) -> dict[str, int]:
+        counts = np.bincount(self.labels[self.labels >= 0], minlength=len(self.classes))
+        return {name: int(count) for name, count in zip(self.classes, counts)}
+
+    def summary(self) -> dict:
+        """JSON-ready digest (no per-point arrays) for CLIs, logs and the ROS legend."""
+        return {
+            "classes": list(self.classes),
+            "num_points": self.num_points,
+            "points_per_class": self.points_per_class(),
+            "unlabelled_points": int(np.sum(self.labels < 0)),
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from query3d.model.output import QueryResult
+from query3d.model.output import QueryResult, SemanticResult
 
 # fmt: off
 # tab10 then tab20's light shades: neighbouring ids get strongly different colours
@@ -94,6 +94,51 @@ def render_result(points: np.ndarray, colors: np.ndarray | None, result: QueryRe
     summary = "no target" if result.no_target else f"{len(result.targets)} target(s)"
     fig.suptitle(f"{title or result.text!r} -> {summary}", fontsize=12)
     fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def render_semantic(points: np.ndarray, result: SemanticResult, path: str | Path,
+                    title: str | None = None, max_points: int = 40000, seed: int = 0) -> Path:
+    """Write a PNG: top and oblique views coloured by class, with a legend of the class
+    list and each class's share of the points (a class with no points is listed too: the
+    answer "there is none" is part of the result)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    points = np.asarray(points, dtype=np.float64)
+    finite = np.isfinite(points).all(axis=1) & (result.labels >= 0)
+    order = np.random.default_rng(seed).permutation(np.flatnonzero(finite))[:max_points]
+    rgb = colors_for_ids(result.labels[order]) / 255.0
+    fig = plt.figure(figsize=(13, 5.5), dpi=110)
+    top = fig.add_subplot(1, 2, 1)
+    top.scatter(points[order, 0], points[order, 1], c=rgb, s=1.0, linewidths=0)
+    top.set_aspect("equal")
+    top.set_xlabel("x [m]")
+    top.set_ylabel("y [m]")
+    top.set_title("top view")
+    side = fig.add_subplot(1, 2, 2, projection="3d")
+    side.scatter(points[order, 0], points[order, 1], points[order, 2], c=rgb, s=0.6,
+                 linewidths=0, depthshade=False)
+    if len(order):
+        side.set_box_aspect(np.maximum(np.ptp(points[order], axis=0), 1e-3))
+    side.view_init(elev=35, azim=-60)
+    side.set_title("oblique view")
+    counts = result.points_per_class()
+    total = max(1, sum(counts.values()))
+    handles = [Line2D([], [], marker="o", linestyle="", markersize=7,
+                      color=colors_for_ids(np.array([i]))[0] / 255.0,
+                      label=f"{name}: {100 * counts[name] / total:.1f}%")
+               for i, name in enumerate(result.classes)]
+    fig.legend(handles=handles, loc="center right", fontsize=9, title="classes")
+    fig.suptitle(title or "classes: " + ", ".join(result.classes), fontsize=12)
+    fig.tight_layout(rect=(0, 0, 0.85, 1))
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)

@@ -3,9 +3,28 @@
 from query3d.model.heads.detection import DetectionHead
 from query3d.model.heads.mask import MaskHead, soft_box_log_gate
 from query3d.model.heads.query_selection import LanguageGuidedSelection, SelectedQueries
-from query3d.model.heads.superpoint_tokens import SuperpointPooling, SuperpointTokens
+from query3d.model.heads.semantic import (
+    CLASS_PROMPTS,
+    SemanticHead,
+    class_embeddings_from_prompts,
+    class_prompts,
+    parse_class_list,
+)
+from query3d.model.heads.superpoint_tokens import (
+    SuperpointPooling,
+    SuperpointStats,
+    SuperpointTokens,
+    pool_superpoints,
+)
 
 __all__ = [
+    "CLASS_PROMPTS",
+    "SemanticHead",
+    "SuperpointStats",
+    "class_embeddings_from_prompts",
+    "class_prompts",
+    "parse_class_list",
+    "pool_superpoints",
     "DetectionHead",
     "LanguageGuidedSelection",
     "MaskHead",

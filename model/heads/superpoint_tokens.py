@@ -30,9 +30,48 @@ class SuperpointTokens:
     seed_points: torch.Tensor  # (S,) one member point of each superpoint
 
 
+@dataclass
+class SuperpointStats:
+    """What pooling a frame into its superpoints gives before any learnt weight: means are
+    linear, so a frozen encoder's stats can be stored once and a head trained on them
+    (``query3d train --task semantic``)."""
+
+    feat: torch.Tensor  # (S, d) mean member feature
+    center: torch.Tensor  # (S, 3)
+    descriptor: torch.Tensor  # (S, DESCRIPTOR_DIM)
+    image: torch.Tensor | None  # (S, d_img) mean pixel feature of the members seen
+    seen: torch.Tensor | None  # (S, 1) members seen in a view (0: no 2D evidence)
+    seed_points: torch.Tensor  # (S,)
+
+
 def _masked_mean(values: torch.Tensor, index: torch.Tensor, weight: torch.Tensor,
                  count: torch.Tensor) -> torch.Tensor:
     return (values[index] * weight).sum(1) / count
+
+
+def pool_superpoints(point_feat: torch.Tensor, xyz: torch.Tensor, rgb: torch.Tensor,
+                     members: torch.Tensor, image_feat: torch.Tensor | None = None,
+                     image_visible: torch.Tensor | None = None) -> SuperpointStats:
+    n = point_feat.shape[0]
+    valid = members < n  # (S, M)
+    index = members.clamp(max=n - 1)
+    weight = valid.to(point_feat.dtype)[..., None]
+    count = weight.sum(1).clamp_min(1.0)
+    feat = _masked_mean(point_feat, index, weight, count)
+    center = _masked_mean(xyz, index, weight, count)
+    member_xyz = xyz[index]
+    low = torch.where(valid[..., None], member_xyz, torch.full_like(member_xyz, 1e3)).amin(1)
+    high = torch.where(valid[..., None], member_xyz, torch.full_like(member_xyz, -1e3)).amax(1)
+    colour = _masked_mean(rgb, index, weight, count)
+    spread = torch.sqrt(torch.relu(_masked_mean(rgb * rgb, index, weight, count)
+                                   - colour * colour) + 1e-6)
+    descriptor = torch.cat([center, high - low, colour, spread, torch.log(count)], dim=-1)
+    image = seen_count = None
+    if image_feat is not None and image_visible is not None:
+        seen = (image_visible[index] & valid).to(point_feat.dtype)[..., None]
+        seen_count = seen.sum(1)
+        image = _masked_mean(image_feat, index, seen, seen_count.clamp_min(1.0))
+    return SuperpointStats(feat, center, descriptor, image, seen_count, members[:, 0])
 
 
 class SuperpointPooling(nn.Module):
@@ -47,26 +86,16 @@ class SuperpointPooling(nn.Module):
     def forward(self, point_feat: torch.Tensor, xyz: torch.Tensor, rgb: torch.Tensor,
                 members: torch.Tensor, image_feat: torch.Tensor | None = None,
                 image_visible: torch.Tensor | None = None) -> SuperpointTokens:
-        n = point_feat.shape[0]
-        valid = members < n  # (S, M)
-        index = members.clamp(max=n - 1)
-        weight = valid.to(point_feat.dtype)[..., None]
-        count = weight.sum(1).clamp_min(1.0)
-        feat = _masked_mean(point_feat, index, weight, count)
-        center = _masked_mean(xyz, index, weight, count)
-        member_xyz = xyz[index]
-        low = torch.where(valid[..., None], member_xyz, torch.full_like(member_xyz, 1e3)).amin(1)
-        high = torch.where(valid[..., None], member_xyz, torch.full_like(member_xyz, -1e3)).amax(1)
-        colour = _masked_mean(rgb, index, weight, count)
-        spread = torch.sqrt(torch.relu(_masked_mean(rgb * rgb, index, weight, count)
-                                       - colour * colour) + 1e-6)
-        descriptor = torch.cat([center, high - low, colour, spread, torch.log(count)], dim=-1)
-        tokens = self.norm(feat + self.describe(descriptor))
-        if self.image_proj is not None and image_feat is not None and image_visible is not None:
-            seen = (image_visible[index] & valid).to(point_feat.dtype)[..., None]
-            seen_count = seen.sum(1)
-            image = self.image_proj(_masked_mean(image_feat, index, seen,
-                                                 seen_count.clamp_min(1.0)))
+        stats = pool_superpoints(point_feat, xyz, rgb, members, image_feat, image_visible)
+        return SuperpointTokens(self.tokens(stats), stats.center, stats.seed_points)
+
+    def tokens(self, stats: SuperpointStats, use_image: bool = True) -> torch.Tensor:
+        """(S, d) tokens: pooled feature + segment descriptor, with the 2D evidence added
+        by a learnt per-superpoint weight (Eq. 6) where a view saw the segment."""
+        tokens = self.norm(stats.feat + self.describe(stats.descriptor))
+        if (use_image and self.image_proj is not None and self.image_gate is not None
+                and stats.image is not None and stats.seen is not None):
+            image = self.image_proj(stats.image)
             gate = torch.sigmoid(self.image_gate(torch.cat([tokens, image], dim=-1)))
-            tokens = tokens + gate * (seen_count > 0).to(gate.dtype) * image  # Eq. 6
-        return SuperpointTokens(tokens, center, members[:, 0])
+            tokens = tokens + gate * (stats.seen > 0).to(gate.dtype) * image  # Eq. 6
+        return tokens

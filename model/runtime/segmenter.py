@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
 from query3d.config import DecisionConfig, ModelConfig, RuntimeConfig
 from query3d.model.checkpoint import CheckpointError, load_checkpoint
@@ -35,8 +36,9 @@ from query3d.model.export.frame_graph import (
     text_encoder_identity,
 )
 from query3d.model.export.onnx_export import read_onnx_metadata
+from query3d.model.heads.semantic import parse_class_list
 from query3d.model.mrcosmo import EXPORT_OUTPUTS, build_model
-from query3d.model.output import QueryResult
+from query3d.model.output import QueryResult, SemanticResult
 from query3d.model.postprocess import decode
 from query3d.model.preprocess import finite_points, prepare_frame
 from query3d.model.runtime.backends import (
@@ -48,6 +50,7 @@ from query3d.model.runtime.backends import (
 )
 from query3d.model.runtime.density import network_subset, propagate_targets
 from query3d.model.runtime.graphs import GRAPH_FILES, GraphExporter, weights_key
+from query3d.model.runtime.labeller import SemanticLabeller
 from query3d.model.runtime.profile import tensorrt_profile
 from query3d.model.runtime.scenes import overhead_camera, tabletop_cloud
 from query3d.model.runtime.text_cache import TextFeatureCache
@@ -71,6 +74,7 @@ class Segmenter:
         self.runtime = runtime if runtime is not None else RuntimeConfig()
         self.net: torch.nn.Module | None = None
         self.graphs: dict[bool, Path] = {}
+        self.semantic_info: dict[str, Any] | None = None  # what the semantic head learnt
         if self.source.is_dir() or self.source.suffix == ".onnx":
             self._load_onnx(self.source)
         else:
@@ -85,8 +89,10 @@ class Segmenter:
         self.text_cache = TextFeatureCache(self._encode_text, self.runtime.text_cache_size)
         self._backends: dict[bool, Backend] = {}
         self._lock = threading.Lock()  # the exporter thread installs graphs as they finish
+        self._compute = threading.Lock()  # one frame / network run at a time
         self._last_frame: tuple[str, Any] | None = None  # (cloud fingerprint, its frame)
         self.exporter: GraphExporter | None = None
+        self.labeller: SemanticLabeller | None = None
         if self.net is not None and self.backend_name != "torch":
             self.exporter = GraphExporter(self.source, self._weights_key,
                                           self.runtime.onnx_cache_dir, self._graph_ready)
@@ -101,6 +107,7 @@ class Segmenter:
             raise CheckpointError(f"checkpoint {path} does not fit its network: {exc}") from exc
         self.net = net.eval()
         self.deployment = Deployment.from_checkpoint(cfg, payload)
+        self.semantic_info = (payload.get("extra") or {}).get("semantic")
         self._weights_key = weights_key(payload["config"], payload["model"])
 
     def _load_onnx(self, source: Path) -> None:
@@ -122,6 +129,11 @@ class Segmenter:
     @property
     def decision(self) -> DecisionConfig:
         return self.deployment.decision
+
+    @property
+    def has_semantic_head(self) -> bool:
+        """``label`` can answer: a checkpoint with a trained semantic head."""
+        return self.net is not None and getattr(self.net, "semantic", None) is not None
 
     @property
     def class_names(self) -> list[str]:
@@ -242,6 +254,56 @@ class Segmenter:
         self._last_frame = (key, frame)  # the newest cloud only: bounded memory
         return key, frame
 
+    def _network_cloud(self, points: Any, colors: Any) -> tuple[Any, ...] | None:
+        """The point policy of every query: (finite points, their input rows, the points
+        and colours the network sees, the subset taken or None); None when fewer than
+        two points are finite."""
+        kept_points, kept_colors, kept = finite_points(points, colors)
+        if len(kept) < 2:
+            return None
+        subset = network_subset(len(kept), self.network_points)
+        net_points, net_colors = kept_points, kept_colors
+        if subset is not None:
+            net_points = _take(kept_points, subset)
+            net_colors = None if kept_colors is None else _take(kept_colors, subset)
+        return kept_points, kept, net_points, net_colors, subset
+
+    def label(self, points: Any, colors: Any | None = None, images: Any | None = None,
+              cameras: Any | None = None, classes: str | list[str] = "") -> SemanticResult:
+        """One of ``classes`` (a list, or names separated by commas) for every input point:
+        open-vocabulary semantic labels from the same network and frame as ``segment``.
+        Non-finite points are labelled -1; points beyond the network's density take
+        their nearest seen point's label."""
+        start = time.perf_counter()
+        names = parse_class_list(classes)
+        labels = np.full(len(points), -1, np.int64)
+        scores = np.zeros(len(points), np.float32)
+        cloud = self._network_cloud(points, colors)
+        if cloud is None:
+            return SemanticResult(names, labels, scores, {"total": 0.0})
+        kept_points, kept, net_points, net_colors, subset = cloud
+        if self.labeller is None:
+            if self.net is None:
+                raise ValueError("semantic labels need a checkpoint: exported graphs "
+                                 "carry the referring network only")
+            self.labeller = SemanticLabeller(self.net, self.text_encoder)
+        with_images = bool(cameras) and self.model_cfg.use_images
+        with self._compute:
+            key, frame = self._frame(net_points, net_colors, images,
+                                     cameras if with_images else None)
+            t_pre = time.perf_counter()
+            best, label = self.labeller.probabilities(frame, key, names).max(dim=-1)
+        label_np, best_np = label.numpy(), best.numpy().astype(np.float32)
+        if subset is not None:
+            _, nearest = cKDTree(_numpy(net_points)).query(_numpy(kept_points), k=1,
+                                                           workers=-1)
+            label_np, best_np = label_np[nearest], best_np[nearest]
+        labels[kept], scores[kept] = label_np, best_np
+        t_end = time.perf_counter()
+        return SemanticResult(names, labels, scores, {
+            "preprocess": (t_pre - start) * 1e3, "network": (t_end - t_pre) * 1e3,
+            "total": (t_end - start) * 1e3})
+
     def segment(
         self,
         points: Any,
@@ -259,22 +321,19 @@ class Segmenter:
         points beyond the network's density take the mask of their nearest seen point."""
         start = time.perf_counter()
         total = len(points)
-        kept_points, kept_colors, kept = finite_points(points, colors)
-        if len(kept) < 2:
+        cloud = self._network_cloud(points, colors)
+        if cloud is None:
             return QueryResult(text=text, num_points=total, timings_ms={"preprocess": 0.0})
+        kept_points, kept, net_points, net_colors, subset = cloud
         with_images = bool(cameras) and self.model_cfg.use_images
-        subset = network_subset(len(kept), self.network_points)
-        net_points, net_colors = kept_points, kept_colors
-        if subset is not None:
-            net_points = _take(kept_points, subset)
-            net_colors = None if kept_colors is None else _take(kept_colors, subset)
-        key, frame = self._frame(net_points, net_colors, images,
-                                 cameras if with_images else None)
-        t_pre = time.perf_counter()
-        features = self.text_cache(text)
-        t_text = time.perf_counter()
-        inputs = graph_inputs(frame, features, self.model_cfg.num_seeds)
-        outputs = self.backend(with_images).run(inputs, frame_key=key)
+        with self._compute:  # a node labels and segments from two threads
+            key, frame = self._frame(net_points, net_colors, images,
+                                     cameras if with_images else None)
+            t_pre = time.perf_counter()
+            features = self.text_cache(text)
+            t_text = time.perf_counter()
+            inputs = graph_inputs(frame, features, self.model_cfg.num_seeds)
+            outputs = self.backend(with_images).run(inputs, frame_key=key)
         t_net = time.perf_counter()
         overrides = {"score_threshold": score_threshold, "mask_threshold": mask_threshold}
         overrides = {k: v for k, v in overrides.items() if v is not None}

@@ -12,6 +12,9 @@ HELP = "evaluate a checkpoint on a dataset split"
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help=HELP, description=HELP)
+    p.add_argument("--task", choices=["referring", "semantic"], default="referring",
+                   help="referring: sentences (default); semantic: per-point labels from "
+                   "a class list, with base / novel mIoU and hIoU when --novel is given")
     p.add_argument("--checkpoint", required=True, metavar="CKPT", help="a query3d .pt file")
     p.add_argument("--data", required=True, metavar="DIR", help="dataset root folder")
     p.add_argument("--split", default="val", help="split name (default val)")
@@ -30,11 +33,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "to choose the decision.score_threshold a checkpoint ships with")
     p.add_argument("--slot-score", default=None, choices=SLOT_SCORES,
                    help="how a slot is scored (default: the checkpoint's decision.slot_score)")
+    p.add_argument("--classes", default="", metavar="NAMES",
+                   help="--task semantic: the class list (default: the 18 tabletop classes, "
+                   "or box, can, tin, bowl, mug, table for --kind mosd)")
+    p.add_argument("--novel", default="", metavar="A|B|NAMES",
+                   help="--task semantic: the novel classes (split A, B or names)")
+    p.add_argument("--max-scenes", type=int, default=0, metavar="N",
+                   help="--task semantic: only the first N scenes (0 = all)")
     add_json_option(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task == "semantic":
+        return _run_semantic(args)
     from query3d.training.evaluation.report import format_baselines, format_table
     from query3d.training.evaluation.run import run_evaluation
 
@@ -51,5 +63,18 @@ def run(args: argparse.Namespace) -> int:
               f"{100 * numbers['box_acc@0.25']:.1f}")
     if "baselines" in summary:
         print(format_baselines(summary, summary["baselines"]))
+    write_json(args.json, summary)
+    return 0
+
+
+def _run_semantic(args: argparse.Namespace) -> int:
+    from query3d.model.heads.semantic import parse_class_list
+    from query3d.training.semantic.evaluate import evaluate_semantic, format_semantic
+
+    classes = parse_class_list(args.classes) if args.classes else None
+    summary = evaluate_semantic(args.checkpoint, args.kind or "tabletop", args.data,
+                                args.split, classes=classes, novel=args.novel,
+                                limit=args.max_scenes, seed=args.seed)
+    print(format_semantic(summary))
     write_json(args.json, summary)
     return 0

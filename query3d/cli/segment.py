@@ -11,7 +11,8 @@ import numpy as np
 
 from query3d.cli._common import write_json
 
-HELP = "segment a .pcd/.ply/.npz file with a text query; writes JSON + PNG"
+HELP = ("segment a .pcd/.ply/.npz file with a text query, or label every point from a "
+        "class list (--classes); writes JSON + PNG")
 
 
 UPRIGHT_DEGREES = 30.0  # a support plane this close to horizontal: the cloud is z-up
@@ -59,24 +60,32 @@ def run(args: argparse.Namespace) -> int:
     from query3d.model.runtime.segmenter import Segmenter
     from query3d.viz import render_result
 
+    if (args.text is None) == (args.classes is None):
+        print("query3d segment: give either a TEXT query or --classes NAMES", file=sys.stderr)
+        return 2
     try:
         cloud = read_cloud(args.cloud)
         checkpoint = args.checkpoint or demo_checkpoint()
         segmenter = Segmenter(checkpoint, backend=args.backend)
         points, colors = cloud.scene.points, cloud.scene.colors
         points, placement = place_upright(points, args.frame)
-        result = segmenter.segment(points, colors, text=args.text,
-                                   score_threshold=args.score_threshold)
+        if args.classes:
+            labels = segmenter.label(points, colors, classes=args.classes)
+        else:
+            result = segmenter.segment(points, colors, text=args.text,
+                                       score_threshold=args.score_threshold)
     except (OSError, ValueError) as exc:
         print(f"query3d segment: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    context = {"cloud": str(args.cloud), "checkpoint": str(checkpoint), "frame": placement}
+    if args.classes:
+        return _write_semantic(args, out, points, labels, context)
     np.save(out / "instance.npy", result.instance_mask().astype(np.int32))
     render_result(points, colors, result, out / "result.png", title=args.text)
     summary = result.summary()
-    summary.update(cloud=str(args.cloud), checkpoint=str(checkpoint), frame=placement,
-                   backend=segmenter.backend_name,
+    summary.update(**context, backend=segmenter.backend_name,
                    network_points=segmenter.network_points or int(len(points)))
     write_json(str(out / "result.json"), summary)
     write_json(args.json, summary)
@@ -87,11 +96,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_semantic(args: argparse.Namespace, out: Path, points: np.ndarray, labels,
+                    context: dict) -> int:
+    from query3d.viz import render_semantic
+
+    np.save(out / "semantic.npy", labels.labels.astype(np.int32))
+    render_semantic(points, labels, out / "semantic.png")
+    summary = {**labels.summary(), **context}
+    write_json(str(out / "semantic.json"), summary)
+    write_json(args.json, summary)
+    shares = ", ".join(f"{name} {count}" for name, count in labels.points_per_class().items())
+    print(f"classes: {shares} points; {labels.timings_ms.get('total', 0):.0f} ms "
+          f"-> {out / 'semantic.png'}")
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("segment", help=HELP, description=HELP + ". Writes result.json, "
-                       "result.png and instance.npy (per-point target id, -1 = none).")
+                       "result.png and instance.npy (per-point target id, -1 = none); with "
+                       "--classes semantic.json (points per class), semantic.png (coloured "
+                       "by class, with a legend) and semantic.npy (per-point index into the "
+                       "class list, -1 = not a finite point).")
     p.add_argument("cloud", type=Path, help=".pcd, .ply or .npz point cloud")
-    p.add_argument("text", help="what to find, e.g. 'the red mug left of the laptop'")
+    p.add_argument("text", nargs="?", default=None,
+                   help="what to find, e.g. 'the red mug left of the laptop'")
+    p.add_argument("--classes", default=None, metavar="NAMES",
+                   help="label every point instead: class names separated by commas, e.g. "
+                   "'mug, bowl, box, table' (names never seen in training are allowed)")
     p.add_argument("--checkpoint", type=Path, default=None, help="default: bundled demo")
     p.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")
     p.add_argument("--out", default="segment_out", help="output folder")

@@ -1,4 +1,5 @@
-"""`query3d train`: train the network (one process, or DDP under torchrun)."""
+"""`query3d train`: train the network (one process, or DDP under torchrun), or
+(``--task semantic``) the open-vocabulary semantic head on top of a trained checkpoint."""
 
 from __future__ import annotations
 
@@ -11,16 +12,26 @@ EPILOG = """examples:
   query3d train --config small --data data/tabletop --out runs/small
   query3d train --config small --data data/tabletop --out runs/small --resume
   torchrun --nproc_per_node=4 -m query3d train --config paper --data D --out runs/paper
-train.batch_size is the global batch: it is split evenly over the processes."""
+  query3d train --task semantic --from runs/small/last.pt --data data/tabletop \\
+      --source mosd:../shared/data/mosd-learn:train --out runs/semantic.pt
+  query3d train --task semantic --from CKPT --data data/tabletop --held-out A --out X.pt
+train.batch_size is the global batch: it is split evenly over the processes.
+--task semantic: the checkpoint's encoders stay frozen; their superpoint features are
+stored once under --cache and the head trains on them (minutes on 2 cores); the output
+is the checkpoint with the head added."""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help=HELP, description=HELP, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", choices=["referring", "semantic"], default="referring",
+                   help="referring: the whole network (default); semantic: its "
+                        "open-vocabulary semantic head")
     p.add_argument("--config", default="small", help="preset name (small, paper) or YAML file")
-    p.add_argument("--data", required=True, metavar="DIR", help="dataset root folder")
+    p.add_argument("--data", default=None, metavar="DIR", help="dataset root folder")
     p.add_argument("--out", required=True, metavar="RUN",
-                   help="run folder: config.yaml, last.pt, best.pt, log.jsonl, tb/")
+                   help="run folder: config.yaml, last.pt, best.pt, log.jsonl, tb/ "
+                        "(--task semantic: the checkpoint file to write)")
     p.add_argument("--epochs", type=int, default=None, help="override train.epochs")
     p.add_argument("--resume", action="store_true", help="continue from RUN/last.pt")
     p.add_argument("--max-steps", type=int, default=0, metavar="N",
@@ -28,15 +39,60 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "spans --epochs")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
                    help="override train.device")
+    s = p.add_argument_group("--task semantic")
+    s.add_argument("--from", dest="source_checkpoint", metavar="CKPT",
+                   help="the trained checkpoint whose encoders the head reads")
+    s.add_argument("--source", action="append", default=[], metavar="KIND:ROOT:SPLIT[:N]",
+                   help="labelled scenes (tabletop or mosd), repeatable; default "
+                        "tabletop:DATA:train")
+    s.add_argument("--held-out", default="", metavar="A|B|NAMES",
+                   help="novel classes kept out of training (split A, B or names)")
+    s.add_argument("--steps", type=int, default=3000, help="head training steps")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--no-images", action="store_true",
+                   help="names only: the head ignores the image features (ablation)")
+    s.add_argument("--cache", default="runs/cache", metavar="DIR",
+                   help="where the frozen encoders' superpoint features are stored")
     add_json_option(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task == "semantic":
+        return _run_semantic(args)
+    if not args.data:
+        raise SystemExit("query3d train: --data DIR is required")
     from query3d.training.trainer.run import run_training
 
     summary = run_training(args.config, args.data, args.out, epochs=args.epochs,
                            resume=args.resume, max_steps=args.max_steps, device=args.device)
     if summary.get("is_main", True):
         write_json(args.json, summary)
+    return 0
+
+
+def _run_semantic(args: argparse.Namespace) -> int:
+    from query3d.training.semantic.fit import HeadTraining
+    from query3d.training.semantic.run import Source, run_semantic_training
+    from query3d.training.semantic.scenes import novel_names
+
+    if not args.source_checkpoint:
+        raise SystemExit("query3d train --task semantic: --from CKPT is required")
+    try:
+        sources = [Source.parse(s) for s in args.source]
+    except ValueError as exc:
+        raise SystemExit(f"query3d train: {exc}") from None
+    if args.data:
+        sources.insert(0, Source("tabletop", args.data, "train"))
+    if not sources:
+        raise SystemExit("query3d train --task semantic: give --data DIR or --source")
+    held = novel_names(args.held_out) if args.held_out else ()
+    settings = HeadTraining(steps=args.steps, seed=args.seed, use_image=not args.no_images,
+                            held_out=held)
+    summary = run_semantic_training(args.source_checkpoint, sources, args.out, settings,
+                                    args.cache)
+    print(f"semantic head: {summary['steps']} steps on {summary['scenes']} scenes "
+          f"({summary['superpoints']} superpoints), final loss {summary['final_loss']:.3f}; "
+          f"wrote {summary['checkpoint']}")
+    write_json(args.json, summary)
     return 0

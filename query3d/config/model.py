@@ -60,6 +60,7 @@ class ModelConfig:
     use_superpoints: bool = False
     voxels_per_superpoint: int = 8  # finest voxels merged into one superpoint on average
     superpoint_member_cap: int = 48  # M: points kept per superpoint for gather pooling
+    semantic_head: bool = False  # open-vocabulary labels per superpoint (XMask3D, issue 14)
     # candidates' relevance also from a direct match with the pooled sentence
     text_matching: bool = False
     dropout: float = 0.0

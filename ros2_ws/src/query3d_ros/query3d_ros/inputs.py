@@ -78,7 +78,7 @@ def cameras_for(node: Any, frame: Any, request: Any) -> list:
     if not node.p("use_images"):
         return []
     wait = node.p("image_wait") if _camera_expected(node) else 0.0
-    if wait > 0:
+    if wait > 0 and request is not None:  # None: semantic labelling, no request state
         request.state = WAITING_FOR_CAMERA
     view = node.camera_sync.view_for(frame.header.stamp, node.p("sync_slop"), wait)
     if view is not None:  # its pose in the frame the network sees (``frames``)

@@ -20,6 +20,7 @@ INPUT_REMAPS = {
     topics.INPUT_IMAGE: "/camera/color/image_raw",
     topics.INPUT_CAMERA_INFO: "/camera/color/camera_info",
     topics.INPUT_COMMAND: "/query3d/command",
+    topics.INPUT_CLASSES: "/query3d/classes",
 }
 
 

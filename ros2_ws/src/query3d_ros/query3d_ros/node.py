@@ -52,6 +52,7 @@ from query3d_ros.params_inputs import range_limits
 from query3d_ros.qos import COMMAND, qos_by_name
 from query3d_ros.results import result_message, timings
 from query3d_ros.segmenter import build_segmenter, warm_up
+from query3d_ros.semantic import SemanticLabelling
 from query3d_ros.services import RequestServers
 from query3d_ros.spin import spin_until_shutdown
 from query3d_ros.sync import CloudCameraSync
@@ -82,7 +83,7 @@ class Query3DNode(LifecycleNode):
         self.camera_group = MutuallyExclusiveCallbackGroup()
         self.timer_group = MutuallyExclusiveCallbackGroup()
         self.segmenter = self.worker = self.outputs = self.camera = self.servers = None
-        self.frames = self.range_limits = self.input_watch = None
+        self.frames = self.range_limits = self.input_watch = self.semantic = None
         self._cloud_sub = self._command_sub = self._watch_timer = None
         self._io_lock = threading.Lock()
         self.state = "unconfigured"
@@ -160,6 +161,7 @@ class Query3DNode(LifecycleNode):
         self._watch_timer = self.create_timer(1.0, self.input_watch.check,
                                               callback_group=self.timer_group)
         self.servers = RequestServers(self, self.command_group)
+        self.semantic = SemanticLabelling(self, self.command_group)  # ~/input/classes
         self.state = "active"
         self.get_logger().info("active: subscribed to ~/input/*, serving ~/segment, "
                                "~/find_object and ~/clear_command")
@@ -182,9 +184,10 @@ class Query3DNode(LifecycleNode):
         if self.camera is not None:
             self.camera.destroy()
             self.camera = None
-        if self.servers is not None:
-            self.servers.destroy()
-            self.servers = None
+        for part in ("servers", "semantic"):
+            if getattr(self, part) is not None:
+                getattr(self, part).destroy()
+                setattr(self, part, None)
         with self._io_lock:
             if self.outputs is not None:
                 self.outputs.destroy()
@@ -245,6 +248,8 @@ class Query3DNode(LifecycleNode):
             self._reject("point cloud", f"{exc}; keeping the previous frame")
             return
         self.worker.submit_frame(frame)
+        if self.semantic is not None:
+            self.semantic.submit_frame(frame)
 
     def submit(self, raw: str, source: str, frame: Frame | None = None,
                timeout: float | None = None, on_done=None) -> Request:

@@ -99,7 +99,7 @@ def test_launch_file_matches_setup_and_params() -> None:
     remapped = {ast.literal_eval(t.elts[0]) for t in kw["remappings"].elts}
     assert remapped == set(topics.INPUTS)
     text = ast.unparse(TREE)
-    for name in ("namespace", "params_file", "points", "image", "camera_info", "command",
+    for name in ("namespace", "params_file", "points", "image", "camera_info", "command", "classes",
                  "autostart", "backend", "checkpoint", "use_rviz"):
         assert f"'{name}'" in text
 

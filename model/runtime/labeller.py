@@ -1,0 +1,60 @@
+"""Open-vocabulary labelling of a cloud from a list of class names (XMask3D, issue 14).
+
+The same network and checkpoint as referring: the semantic head reads the text-free
+encoders' output, so the point policy, the preprocessed frame and the encoding of a cloud
+are shared with the Segmenter's commands. Class lists are embedded once per list (prompt
+ensembling, ``heads.semantic``) and cached.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+
+from query3d.model.encoders import TextEncoder
+from query3d.model.heads.semantic import (
+    class_embeddings_from_prompts,
+    class_prompts,
+)
+from query3d.model.mrcosmo import FrameEncoding, MRCosmo
+from query3d.model.preprocess import FrameInputs
+
+
+class SemanticLabeller:
+    """Class-name embeddings (cached per list) + the semantic head over one frame."""
+
+    def __init__(self, net: MRCosmo, text_encoder: TextEncoder, cache_size: int = 16,
+                 use_image: bool = True) -> None:
+        if getattr(net, "semantic", None) is None:
+            raise ValueError("this checkpoint has no semantic head (model.semantic_head); "
+                             "train one with `query3d train --task semantic`")
+        self.net = net
+        self.text_encoder = text_encoder
+        self.use_image = use_image
+        self._names: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
+        self._cache_size = max(1, cache_size)
+        self._encoded: tuple[str, FrameEncoding] | None = None
+
+    def class_embeddings(self, classes: list[str]) -> torch.Tensor:
+        key = tuple(classes)
+        if key in self._names:
+            self._names.move_to_end(key)
+            return self._names[key]
+        with torch.inference_mode():
+            pooled = self.text_encoder(class_prompts(list(classes))).pooled
+        embeddings = class_embeddings_from_prompts(pooled, len(classes))
+        self._names[key] = embeddings
+        while len(self._names) > self._cache_size:
+            self._names.popitem(last=False)
+        return embeddings
+
+    def probabilities(self, frame: FrameInputs, frame_key: str,
+                                 classes: list[str]) -> torch.Tensor:
+        """(N, C) class probabilities of the frame's points (a point's = its superpoint's)."""
+        embeddings = self.class_embeddings(classes)
+        with torch.inference_mode():
+            if self._encoded is None or self._encoded[0] != frame_key:
+                self._encoded = (frame_key, self.net.encode_frame(frame))
+            out = self.net.label(frame, embeddings, self._encoded[1], self.use_image)
+        return torch.softmax(out["semantic_logits"].float(), dim=-1)

@@ -1,0 +1,101 @@
+"""Contrastive training of the semantic head on stored superpoint statistics.
+
+Each step draws a batch of scenes; every labelled superpoint of them is pulled to its
+class name's embedding and pushed from every other name present in the batch (names held
+out as novel are neither targets nor negatives, and their superpoints are dropped: the
+head never sees them). The text side stays frozen, so the space the head maps into is the
+one unseen names are embedded in at run time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from query3d.model.heads.semantic import SemanticHead
+from query3d.training.semantic.cache import StatsCache
+
+
+@dataclass
+class HeadTraining:
+    steps: int = 1500
+    batch_scenes: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    min_purity: float = 0.6  # superpoints mixing classes more than this teach noise
+    use_image: bool = True  # False: the "names only" ablation (no 2D evidence)
+    seed: int = 0
+    held_out: tuple[str, ...] = ()  # novel names: never targets, negatives or points
+    history: list[dict] = field(default_factory=list)
+
+
+def _unify(caches: list[StatsCache]) -> tuple[list[str], list[np.ndarray]]:
+    """One vocabulary over several caches and each cache's labels mapped into it."""
+    names: list[str] = []
+    for cache in caches:
+        names += [n for n in cache.names if n not in names]
+    labels = []
+    for cache in caches:
+        remap = np.array([names.index(n) for n in cache.names] + [-1], np.int64)
+        labels.append(remap[np.where(cache.label < 0, len(cache.names), cache.label)])
+    return names, labels
+
+
+def fit_semantic_head(head: SemanticHead, caches: list[StatsCache],
+                      name_embeddings: dict[str, torch.Tensor],
+                      settings: HeadTraining) -> list[str]:
+    """Train ``head`` in place; returns the names it was trained on."""
+    names, labels = _unify(caches)
+    labelled = {names[i] for lab in labels for i in np.unique(lab[lab >= 0])}
+    trained = [n for n in names if n in labelled and n not in settings.held_out]
+    if len(trained) < 2:
+        raise ValueError(f"contrastive training needs at least two names; have {trained}")
+    missing = [n for n in trained if n not in name_embeddings]
+    if missing:
+        raise ValueError(f"no embedding for class names {missing}")
+    table = torch.stack([name_embeddings[n] for n in trained])
+    to_trained = np.array([trained.index(n) if n in trained else -1 for n in names] + [-1])
+    scenes = [(c, i) for c, cache in enumerate(caches) for i in range(cache.num_scenes)]
+    rng = np.random.default_rng(settings.seed)
+    torch.manual_seed(settings.seed)
+    optim = torch.optim.AdamW(head.parameters(), lr=settings.lr,
+                              weight_decay=settings.weight_decay)
+    warmup = max(1, settings.steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: min(1.0, (s + 1) / warmup)
+                                              * 0.5 * (1 + math.cos(math.pi * s / settings.steps)))
+    head.train()
+    bar = tqdm(range(settings.steps), desc="semantic head", unit="step")
+    for step in bar:
+        picks = rng.choice(len(scenes), size=min(settings.batch_scenes, len(scenes)),
+                           replace=False)
+        feats, targets = [], []
+        for p in picks:
+            c, i = scenes[p]
+            cache = caches[c]
+            rows = np.arange(cache.scene_start[i], cache.scene_start[i + 1])
+            target = to_trained[np.where(labels[c][rows] < 0, -1, labels[c][rows])]
+            rows = rows[(target >= 0) & (cache.purity[rows] >= settings.min_purity)]
+            if len(rows):
+                feats.append(cache.stats(rows))
+                targets.append(to_trained[labels[c][rows]])
+        if not feats:
+            continue
+        target = torch.from_numpy(np.concatenate(targets))
+        present = torch.unique(target)  # negatives: the names of this batch
+        local = torch.searchsorted(present, target)
+        embeddings = torch.cat([head(s, settings.use_image) for s in feats])
+        loss = F.cross_entropy(head.logits(embeddings, table[present]), local)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        sched.step()
+        if step % 50 == 0 or step == settings.steps - 1:
+            settings.history.append({"step": step, "loss": loss.item()})
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    head.eval()
+    return trained

@@ -1,0 +1,122 @@
+"""`query3d train --task semantic`: the semantic head on top of a trained checkpoint.
+
+cache (one frozen encoder pass per scene, stored under ``--cache``, reused while the
+checkpoint's encoder weights are the same) -> contrastive head training -> the source
+checkpoint written again with the head added (referring weights untouched).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from query3d.model.checkpoint import load_checkpoint, save_with_semantic_head
+from query3d.model.deployment import Deployment
+from query3d.model.heads.semantic import (
+    SemanticHead,
+    class_embeddings_from_prompts,
+    class_prompts,
+)
+from query3d.model.mrcosmo import MRCosmo, build_model
+from query3d.training.semantic.cache import StatsCache, cache_scenes
+from query3d.training.semantic.fit import HeadTraining, fit_semantic_head
+from query3d.training.semantic.scenes import MOSD_CLASSES, labelled_scenes
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    kind: str  # tabletop | mosd
+    root: str
+    split: str
+    limit: int = 0  # scenes (0 = all)
+
+    @classmethod
+    def parse(cls, text: str) -> Source:
+        """KIND:ROOT:SPLIT[:LIMIT], e.g. tabletop:data/tabletop:train:800."""
+        parts = text.split(":")
+        if len(parts) not in (3, 4):
+            raise ValueError(f"source {text!r}: expected KIND:ROOT:SPLIT[:LIMIT]")
+        return cls(parts[0], parts[1], parts[2], int(parts[3]) if len(parts) == 4 else 0)
+
+
+def frozen_network(checkpoint: str | Path) -> tuple[MRCosmo, Deployment]:
+    """The checkpoint's network (with a fresh semantic head when it has none)."""
+    cfg, state = load_checkpoint(checkpoint)
+    model_cfg = dataclasses.replace(cfg.model, semantic_head=True)
+    net = build_model(model_cfg)
+    missing, unexpected = net.load_state_dict(
+        {k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()},
+        strict=False)
+    if unexpected or any(not k.startswith("semantic.") for k in missing):
+        raise ValueError(f"{checkpoint} does not fit its network: missing "
+                         f"{[k for k in missing if not k.startswith('semantic.')][:5]}, "
+                         f"unexpected {unexpected[:5]}")
+    deployment = Deployment.from_checkpoint(cfg, state)
+    deployment.model = model_cfg
+    return net.eval(), deployment
+
+
+def _encoder_key(net: MRCosmo) -> str:
+    digest = hashlib.blake2b(digest_size=8)
+    for name, tensor in sorted(net.state_dict().items()):
+        if not name.startswith("semantic."):
+            digest.update(name.encode())
+            digest.update(tensor.detach().half().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def cached_stats(net: MRCosmo, deployment: Deployment, source: Source,
+                 cache_dir: Path) -> StatsCache:
+    key = _encoder_key(net)
+    path = cache_dir / f"{source.kind}-{Path(source.root).name}-{source.split}-" \
+                       f"{source.limit or 'all'}-{key}.npz"
+    if path.is_file():
+        return StatsCache.load(path)
+    from query3d.training.data.synthetic.catalogue import CLASS_NAMES
+
+    names = list(MOSD_CLASSES) if source.kind == "mosd" else list(CLASS_NAMES)
+    scenes = labelled_scenes(source.kind, source.root, source.split, source.limit)
+    cache = cache_scenes(net, deployment, scenes, names, total=source.limit or None,
+                         desc=f"{source.kind} {source.split}")
+    cache.save(path)
+    return cache
+
+
+def name_embeddings(net: MRCosmo, names: list[str]) -> dict[str, torch.Tensor]:
+    with torch.inference_mode():
+        pooled = net.encode_text(class_prompts(names)).pooled
+    table = class_embeddings_from_prompts(pooled, len(names))
+    return {n: table[i] for i, n in enumerate(names)}
+
+
+def run_semantic_training(checkpoint: str | Path, sources: list[Source], out: str | Path,
+                          settings: HeadTraining, cache_dir: str | Path = "runs/cache"
+                          ) -> dict[str, Any]:
+    net, deployment = frozen_network(checkpoint)
+    caches = [cached_stats(net, deployment, s, Path(cache_dir)) for s in sources]
+    names = sorted({n for c in caches for n in c.names})
+    head: SemanticHead = net.semantic
+    torch.manual_seed(settings.seed)
+    for module in head.modules():  # a fresh head per run, seeded
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    head.logit_scale.data.fill_(math.log(1 / 0.07))
+    trained = fit_semantic_head(head, caches, name_embeddings(net, names), settings)
+    semantic = {"trained_names": trained, "held_out": list(settings.held_out),
+                "use_image": settings.use_image, "steps": settings.steps,
+                "seed": settings.seed,
+                "sources": [dataclasses.asdict(s) for s in sources]}
+    path = save_with_semantic_head(checkpoint, out, head.state_dict(), semantic)
+    summary = {"checkpoint": str(path), **semantic,
+               "final_loss": settings.history[-1]["loss"] if settings.history else None,
+               "superpoints": int(sum(len(c.label) for c in caches)),
+               "scenes": int(sum(c.num_scenes for c in caches))}
+    Path(out).with_suffix(".json").write_text(json.dumps(summary, indent=1))
+    return summary
+
