@@ -6,6 +6,7 @@
     result = segmenter.segment(points, colors, text="the red mug")
     for target in result.targets:                            # zero, one or many
         print(target.label, target.score, target.point_indices, target.box_center)
+    labels = segmenter.label(points, colors, classes="mug, bowl, table")  # SemanticResult
 
 The distribution maps folders to namespaced import names (see setup.py): ``query3d/`` is
 ``query3d`` (configuration, the data layer, the CLI), ``model/`` is ``query3d.model`` (the
@@ -24,18 +25,19 @@ _PUBLIC = {
     "Segmenter": "query3d.model.runtime.segmenter",
     "QueryResult": "query3d.model.output",
     "TargetResult": "query3d.model.output",
+    "SemanticResult": "query3d.model.output",
     "load_config": "query3d.config",
     "Config": "query3d.config",
     "RuntimeConfig": "query3d.config",
     "read_cloud": "query3d.data.readers",
 }
-__all__ = ["Config", "QueryResult", "RuntimeConfig", "Segmenter", "TargetResult",
-           "__version__", "load_config", "read_cloud"]
+__all__ = ["Config", "QueryResult", "RuntimeConfig", "Segmenter", "SemanticResult",
+           "TargetResult", "__version__", "load_config", "read_cloud"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads them
     from query3d.config import Config, RuntimeConfig, load_config
     from query3d.data.readers import read_cloud
-    from query3d.model.output import QueryResult, TargetResult
+    from query3d.model.output import QueryResult, SemanticResult, TargetResult
     from query3d.model.runtime.segmenter import Segmenter
 
 

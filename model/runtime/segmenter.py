@@ -286,7 +286,9 @@ class Segmenter:
             if self.net is None:
                 raise ValueError("semantic labels need a checkpoint: exported graphs "
                                  "carry the referring network only")
-            self.labeller = SemanticLabeller(self.net, self.text_encoder)
+            self.labeller = SemanticLabeller(  # a names-only head never reads images
+                self.net, self.text_encoder,
+                use_image=bool((self.semantic_info or {}).get("use_image", True)))
         with_images = bool(cameras) and self.model_cfg.use_images
         with self._compute:
             key, frame = self._frame(net_points, net_colors, images,

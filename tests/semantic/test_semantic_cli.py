@@ -1,0 +1,129 @@
+"""`query3d train --task semantic`, `query3d eval --task semantic` and `query3d segment
+--classes` end to end on a tiny generated split, from the bundled checkpoint's encoders;
+and `Segmenter.label` on the bundled checkpoint's own head."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from query3d.bundled import DEMO_CHECKPOINT, DEMO_SCENE_DIR
+from query3d.cli import main
+from query3d.model.checkpoint import load_checkpoint
+from query3d.model.runtime.segmenter import Segmenter
+from query3d.training.data.synthetic import SyntheticDataset
+from query3d.training.data.synthetic.generate import generate_split
+from query3d.training.data.synthetic.scene_gen import GeneratorOptions
+from query3d.training.semantic.scenes import NOVEL_SPLITS
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("semantic")
+    options = GeneratorOptions(cameras=1, width=96, height=72, max_points=2500,
+                               queries_per_scene=1)
+    generate_split(root / "data", "train", 4, seed=0, options=options, progress=False)
+    generate_split(root / "data", "val", 2, seed=1, options=options, progress=False)
+    out = root / "head.pt"
+    code = main(["train", "--task", "semantic", "--from", str(DEMO_CHECKPOINT),
+                 "--data", str(root / "data"), "--held-out", "A", "--steps", "40",
+                 "--cache", str(root / "cache"), "--out", str(out),
+                 "--json", str(root / "train.json")])
+    assert code == 0
+    return {"root": root, "data": root / "data", "head": out}
+
+
+def test_the_head_is_added_to_the_checkpoint_and_nothing_else_changes(trained: dict) -> None:
+    _, source = load_checkpoint(DEMO_CHECKPOINT)
+    cfg, state = load_checkpoint(trained["head"])
+    assert cfg.model.semantic_head
+    semantic = state["extra"]["semantic"]
+    assert not set(semantic["trained_names"]) & set(NOVEL_SPLITS["A"])
+    assert semantic["held_out"] == list(NOVEL_SPLITS["A"])
+    for key, value in source["model"].items():
+        if not key.startswith("semantic."):
+            assert torch.equal(state["model"][key], value), key
+    assert any(k.startswith("semantic.") for k in state["model"])
+    summary = json.loads((trained["root"] / "train.json").read_text())
+    assert summary["scenes"] == 4 and summary["superpoints"] > 4
+
+
+def test_eval_prints_base_novel_and_baselines(trained: dict, capsys) -> None:
+    report = trained["root"] / "eval.json"
+    code = main(["eval", "--task", "semantic", "--checkpoint", str(trained["head"]),
+                 "--data", str(trained["data"]), "--split", "val", "--novel", "A",
+                 "--json", str(report)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "hiou" in text and "most_frequent" in text and "cup *" in text
+    summary = json.loads(report.read_text())
+    assert summary["scenes"] == 2 and summary["novel"] == list(NOVEL_SPLITS["A"])
+    for key in ("miou_base", "miou_novel", "hiou"):
+        assert 0.0 <= summary["network"][key] <= 1.0
+    # everything-is-the-table: its only non-zero IoU is the table's
+    frequent = summary["most_frequent"]["iou_per_class"]
+    assert frequent["table"] > 0.3 and all(v in (0.0, None) or v != v
+                                           for k, v in frequent.items() if k != "table")
+
+
+def test_segment_classes_writes_labels_picture_and_counts(trained: dict,
+                                                         tmp_path: Path) -> None:
+    data = SyntheticDataset(trained["data"], "val")
+    scene = data.scene(data.scene_ids[0])
+    points = scene.points.copy()
+    points[:3] = np.nan  # a sensor's dropouts: the reader drops them, as for commands
+    cloud = tmp_path / "scene.npz"
+    np.savez(cloud, points=points, colors=scene.colors)
+    out = tmp_path / "out"
+    code = main(["segment", str(cloud), "--classes", "mug, bowl, table, teacup",
+                 "--checkpoint", str(trained["head"]), "--backend", "torch",
+                 "--frame", "as-is", "--out", str(out)])
+    assert code == 0
+    labels = np.load(out / "semantic.npy")
+    summary = json.loads((out / "semantic.json").read_text())
+    assert labels.shape == (len(points) - 3,)
+    assert labels.min() >= 0 and labels.max() < 4
+    assert summary["classes"] == ["mug", "bowl", "table", "teacup"]
+    assert sum(summary["points_per_class"].values()) == len(points) - 3
+    assert (out / "semantic.png").stat().st_size > 10_000
+    # neither a text nor a list, or both: refused with a clear message
+    assert main(["segment", str(cloud), "--out", str(out)]) == 2
+    assert main(["segment", str(cloud), "the mug", "--classes", "mug", "--out", str(out)]) == 2
+
+
+def test_a_checkpoint_without_head_says_how_to_get_one(tmp_path: Path, capsys) -> None:
+    fixture = Path(__file__).resolve().parents[2] / "ros2_ws/src/query3d_ros/test/fixtures" \
+        / "demo_scene_fit.pt"
+    cloud = tmp_path / "c.npz"
+    np.savez(cloud, points=np.random.default_rng(0).normal(size=(500, 3)).astype(np.float32))
+    assert main(["segment", str(cloud), "--classes", "mug, table", "--checkpoint",
+                 str(fixture), "--backend", "torch", "--out", str(tmp_path / "o")]) == 2
+    assert "train --task semantic" in capsys.readouterr().err
+
+
+def test_bundled_head_labels_the_demo_scene_and_unseen_names_get_their_objects() -> None:
+    data = SyntheticDataset(DEMO_SCENE_DIR, "demo")
+    scene = data.scene(data.scene_ids[0])
+    segmenter = Segmenter(DEMO_CHECKPOINT, backend="torch")
+    names = scene.class_names
+    truth = {n: scene.semantic == names.index(n) for n in ("cup", "keyboard", "table")}
+    points = scene.points.copy()
+    points[:5] = np.nan  # dropouts: labelled -1 with score 0, every other row a class
+    result = segmenter.label(points, scene.colors, classes="cup, keyboard, apple, table")
+    assert result.labels.shape == (len(scene.points),)
+    assert (result.labels[:5] == -1).all() and (result.scores[:5] == 0).all()
+    assert np.all((result.scores[5:] > 0) & (result.scores[5:] <= 1))
+    assert result.labels[5:].min() >= 0
+    assert np.mean(result.labels[truth["table"]] == 3) > 0.9
+    assert np.mean(result.labels[truth["keyboard"]] == 1) > 0.5
+    # names the head never trained on, for objects that are there
+    trained = set(segmenter.semantic_info["trained_names"])
+    unseen = ["teacup", "computer keyboard", "desk"]
+    assert not trained & set(unseen)
+    result = segmenter.label(scene.points, scene.colors, classes=unseen + ["apple"])
+    assert np.mean(result.labels[truth["cup"]] == 0) > 0.5
+    assert np.mean(result.labels[truth["table"]] == 2) > 0.9
