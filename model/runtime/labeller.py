@@ -25,13 +25,14 @@ class SemanticLabeller:
     """Class-name embeddings (cached per list) + the semantic head over one frame."""
 
     def __init__(self, net: MRCosmo, text_encoder: TextEncoder, cache_size: int = 16,
-                 use_image: bool = True) -> None:
+                 use_image: bool = True, trained_names: list[str] | None = None) -> None:
         if getattr(net, "semantic", None) is None:
             raise ValueError("this checkpoint has no semantic head (model.semantic_head); "
                              "train one with `query3d train --task semantic`")
         self.net = net
         self.text_encoder = text_encoder
         self.use_image = use_image
+        self.trained_names = set(trained_names or [])
         self._names: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
         self._cache_size = max(1, cache_size)
         self._encoded: tuple[str, FrameEncoding] | None = None
@@ -49,12 +50,21 @@ class SemanticLabeller:
             self._names.popitem(last=False)
         return embeddings
 
-    def probabilities(self, frame: FrameInputs, frame_key: str,
-                                 classes: list[str]) -> torch.Tensor:
-        """(N, C) class probabilities of the frame's points (a point's = its superpoint's)."""
+    def probabilities(self, frame: FrameInputs, frame_key: str, classes: list[str],
+                      seen_penalty: float = 0.0) -> torch.Tensor:
+        """(N, C) class probabilities of the frame's points (a point's = its superpoint's).
+
+        ``seen_penalty``: cosine similarity taken off the names the head trained on
+        (calibrated stacking, as generalised zero-shot methods do): a head trained only on
+        its names scores them higher than any new name, and this evens the odds."""
         embeddings = self.class_embeddings(classes)
         with torch.inference_mode():
             if self._encoded is None or self._encoded[0] != frame_key:
                 self._encoded = (frame_key, self.net.encode_frame(frame))
             out = self.net.label(frame, embeddings, self._encoded[1], self.use_image)
-        return torch.softmax(out["semantic_logits"].float(), dim=-1)
+            logits = out["semantic_logits"].float()
+            if seen_penalty:
+                seen = torch.tensor([n in self.trained_names for n in classes])
+                scale = self.net.semantic.logit_scale.exp().clamp(max=100.0).float()
+                logits = logits - scale * seen_penalty * seen.to(logits.dtype)
+        return torch.softmax(logits, dim=-1)

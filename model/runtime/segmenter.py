@@ -269,11 +269,14 @@ class Segmenter:
         return kept_points, kept, net_points, net_colors, subset
 
     def label(self, points: Any, colors: Any | None = None, images: Any | None = None,
-              cameras: Any | None = None, classes: str | list[str] = "") -> SemanticResult:
+              cameras: Any | None = None, classes: str | list[str] = "",
+              seen_penalty: float | None = None) -> SemanticResult:
         """One of ``classes`` (a list, or names separated by commas) for every input point:
         open-vocabulary semantic labels from the same network and frame as ``segment``.
         Non-finite points are labelled -1; points beyond the network's density take
-        their nearest seen point's label."""
+        their nearest seen point's label. ``seen_penalty``: cosine similarity taken off
+        the names the head trained on (default: the checkpoint's, 0 if none), which
+        lets names it never saw win where they fit as well."""
         start = time.perf_counter()
         names = parse_class_list(classes)
         labels = np.full(len(points), -1, np.int64)
@@ -286,15 +289,19 @@ class Segmenter:
             if self.net is None:
                 raise ValueError("semantic labels need a checkpoint: exported graphs "
                                  "carry the referring network only")
+            info = self.semantic_info or {}
             self.labeller = SemanticLabeller(  # a names-only head never reads images
-                self.net, self.text_encoder,
-                use_image=bool((self.semantic_info or {}).get("use_image", True)))
+                self.net, self.text_encoder, use_image=bool(info.get("use_image", True)),
+                trained_names=list(info.get("trained_names", [])))
+        if seen_penalty is None:
+            seen_penalty = float((self.semantic_info or {}).get("seen_penalty", 0.0))
         with_images = bool(cameras) and self.model_cfg.use_images
         with self._compute:
             key, frame = self._frame(net_points, net_colors, images,
                                      cameras if with_images else None)
             t_pre = time.perf_counter()
-            best, label = self.labeller.probabilities(frame, key, names).max(dim=-1)
+            best, label = self.labeller.probabilities(frame, key, names,
+                                                      seen_penalty).max(dim=-1)
         label_np, best_np = label.numpy(), best.numpy().astype(np.float32)
         if subset is not None:
             _, nearest = cKDTree(_numpy(net_points)).query(_numpy(kept_points), k=1,

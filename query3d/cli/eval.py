@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "or box, can, tin, bowl, mug, table for --kind mosd)")
     p.add_argument("--novel", default="", metavar="A|B|NAMES",
                    help="--task semantic: the novel classes (split A, B or names)")
+    p.add_argument("--seen-penalty", type=float, default=None, metavar="P",
+                   help="--task semantic: cosine similarity taken off the names the head "
+                   "trained on (default: the checkpoint's)")
     p.add_argument("--max-scenes", type=int, default=0, metavar="N",
                    help="--task semantic: only the first N scenes (0 = all)")
     add_json_option(p)
@@ -74,7 +77,8 @@ def _run_semantic(args: argparse.Namespace) -> int:
     classes = parse_class_list(args.classes) if args.classes else None
     summary = evaluate_semantic(args.checkpoint, args.kind or "tabletop", args.data,
                                 args.split, classes=classes, novel=args.novel,
-                                limit=args.max_scenes, seed=args.seed)
+                                limit=args.max_scenes, seed=args.seed,
+                                seen_penalty=args.seen_penalty)
     print(format_semantic(summary))
     write_json(args.json, summary)
     return 0

@@ -46,7 +46,7 @@ def _scores(conf: np.ndarray, classes: list[str], novel: tuple[str, ...]) -> dic
 
 def evaluate_semantic(checkpoint: str | Path, kind: str, root: str | Path, split: str,
                       classes: list[str] | None = None, novel: str = "", limit: int = 0,
-                      seed: int = 0, use_image: bool = True) -> dict[str, Any]:
+                      seed: int = 0, seen_penalty: float | None = None) -> dict[str, Any]:
     """Scores of ``checkpoint`` and the trivial baselines; ``novel``: split A / B or names
     (mIoU base / novel and hIoU)."""
     names = list(classes or default_classes(kind))
@@ -66,7 +66,7 @@ def evaluate_semantic(checkpoint: str | Path, kind: str, root: str | Path, split
         remap = np.array([names.index(n) if n in names else -1 for n in item.names] + [-1])
         truth = remap[np.where(item.label < 0, len(item.names), item.label)]
         result = segmenter.label(scene.points, scene.colors, cameras=scene.cameras or None,
-                                 classes=names)
+                                 classes=names, seen_penalty=seen_penalty)
         pred = np.where(result.labels < 0, 0, result.labels)
         conf["network"] += confusion_matrix(pred, truth, size)
         truths.append(truth)
@@ -87,6 +87,7 @@ def evaluate_semantic(checkpoint: str | Path, kind: str, root: str | Path, split
         "novel": list(held), "scenes": len(truths), "points": int(counts.sum()),
         "points_per_class": dict(zip(names, counts.tolist())),
         "trained_names": (segmenter.semantic_info or {}).get("trained_names"),
+        "seen_penalty": seen_penalty,
     }
     for key, matrix in conf.items():
         summary[key] = _scores(matrix, names, held)
