@@ -248,7 +248,8 @@ def save_release_checkpoint(src: str | Path, dst: str | Path, half: bool = True,
                                                                     **decision_overrides))
     weights = {k: (v.half() if half and v.is_floating_point() else v)
                for k, v in state["model"].items()}
-    extra = {k: v for k, v in (state.get("extra") or {}).items() if k == "class_names"}
+    extra = {k: v for k, v in (state.get("extra") or {}).items()
+             if k in ("class_names", "semantic", "slot_scorer")}  # what serving reads
     deployment = Deployment.from_checkpoint(cfg, state)
     deployment.decision = cfg.decision
     payload = {"format_version": FORMAT_VERSION, "config": to_dict(cfg),
@@ -258,24 +259,35 @@ def save_release_checkpoint(src: str | Path, dst: str | Path, half: bool = True,
     return _atomic_save(payload, Path(dst))
 
 
-def save_with_semantic_head(src: str | Path, dst: str | Path, head_state: dict[str, Any],
-                            semantic: dict[str, Any], half: bool | None = None) -> Path:
-    """``src`` with a trained semantic head added (``semantic.*`` weights,
-    ``model.semantic_head: true``) and what the head was trained on in
-    ``extra["semantic"]`` (names, held-out names, settings). Everything else of ``src``
-    is kept, so referring answers stay the same. ``half``: fp16 weights (default: as
-    ``src`` was saved)."""
+def save_with_head(src: str | Path, dst: str | Path, prefix: str,
+                   head_state: dict[str, Any], model_flags: dict[str, Any],
+                   extra: dict[str, Any], decision: dict[str, Any] | None = None,
+                   half: bool | None = None) -> Path:
+    """``src`` with a head trained on its frozen network added: ``prefix.*`` weights,
+    ``model_flags`` set in the model section (e.g. ``semantic_head: true``), ``extra``
+    merged into the checkpoint's extra record (what the head was trained on) and
+    ``decision`` overrides. Every other weight of ``src`` is kept bit for bit. ``half``:
+    fp16 weights (default: as ``src`` was saved)."""
     cfg, state = load_checkpoint(src)
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, semantic_head=True))
-    extra = dict(state.get("extra") or {})
-    half = bool(extra.get("fp16")) if half is None else half
-    weights = {k: v for k, v in state["model"].items() if not k.startswith("semantic.")}
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, **model_flags),
+                              decision=dataclasses.replace(cfg.decision, **(decision or {})))
+    record = dict(state.get("extra") or {})
+    half = bool(record.get("fp16")) if half is None else half
+    weights = {k: v for k, v in state["model"].items() if not k.startswith(f"{prefix}.")}
     for key, value in head_state.items():
         value = value.detach().cpu()
-        weights[f"semantic.{key}"] = value.half() if half and value.is_floating_point() \
+        weights[f"{prefix}.{key}"] = value.half() if half and value.is_floating_point() \
             else value
     deployment = Deployment.from_checkpoint(cfg, state)
-    deployment.model = cfg.model
+    deployment.model, deployment.decision = cfg.model, cfg.decision
     payload = {**state, "config": to_dict(cfg), "deployment": deployment.to_dict(),
-               "model": weights, "extra": {**extra, "semantic": semantic}}
+               "model": weights, "extra": {**record, **extra}}
     return _atomic_save(payload, Path(dst))
+
+
+def save_with_semantic_head(src: str | Path, dst: str | Path, head_state: dict[str, Any],
+                            semantic: dict[str, Any], half: bool | None = None) -> Path:
+    """``save_with_head`` for the semantic head (``extra["semantic"]``: names, held-out
+    names, settings); referring answers stay the same."""
+    return save_with_head(src, dst, "semantic", head_state, {"semantic_head": True},
+                          {"semantic": semantic}, half=half)

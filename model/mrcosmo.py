@@ -31,9 +31,11 @@ from query3d.model.heads import (
     LanguageGuidedSelection,
     MaskHead,
     SemanticHead,
+    SlotScorer,
     SuperpointPooling,
     SuperpointStats,
     pool_superpoints,
+    slot_evidence,
 )
 from query3d.model.losses import MemoryItems
 from query3d.model.memory import MemoryRecall
@@ -45,7 +47,7 @@ MODEL_REGISTRY = Registry("model")
 
 # What a deployed frame graph returns (the rest of ``forward``'s dict feeds training).
 EXPORT_OUTPUTS = ("box_center", "box_size", "box_yaw", "ref_logit", "class_logits", "mask_logits",
-                  "slot_relevance")
+                  "slot_relevance", "slot_logit")
 
 
 @dataclass
@@ -56,6 +58,7 @@ class FrameEncoding:
 
     cloud: PointCloudFeatures
     evidence: ImageEvidence | None
+    semantic: torch.Tensor | None = None  # (S, text_dim) superpoint embeddings, when asked
 
 
 def _tracing() -> bool:
@@ -98,6 +101,11 @@ class MRCosmo(nn.Module):
                              "model.use_superpoints: true")
         self.semantic = (SemanticHead(d, d if cfg.use_images else 0, cfg.text_dim)
                          if cfg.semantic_head else None)
+        if cfg.slot_scorer and not cfg.semantic_head:
+            raise ValueError("model.slot_scorer reads the semantic head: it needs "
+                             "model.semantic_head: true")
+        self.slot_scorer = (SlotScorer(d, cfg.text_dim, cfg.num_classes)
+                            if cfg.slot_scorer else None)
         if text_encoder is True:
             text_encoder = TextEncoder(cfg)
         elif text_encoder is False:
@@ -178,6 +186,24 @@ class MRCosmo(nn.Module):
         logits = self.semantic.logits(self.semantic(stats, use_image), class_embeddings)
         return {"superpoint_logits": logits, "semantic_logits": logits[frame.superpoint]}
 
+    def superpoint_semantics(self, frame: FrameInputs, encoding: FrameEncoding) -> torch.Tensor:
+        """(S, text_dim) unit embeddings of the frame's superpoints (kept in ``encoding``:
+        text-free, so once per cloud)."""
+        if encoding.semantic is None:
+            use_image = self.cfg.use_images
+            encoding.semantic = self.semantic(self.semantic_stats(frame, encoding), use_image)
+        return encoding.semantic
+
+    def slot_evidence(self, frame: FrameInputs, encoding: FrameEncoding, text: TextFeatures,
+                      queries: torch.Tensor, out: dict[str, torch.Tensor],
+                      masks: dict[str, torch.Tensor], text_vec: torch.Tensor) -> torch.Tensor:
+        """What the slot scorer reads (``heads.slot_scorer.slot_evidence``); ``masks`` over
+        the superpoints."""
+        return slot_evidence(queries, masks["box_feat"], text_vec, out["ref_logit"],
+                             out["slot_relevance"], masks["mask_logits"],
+                             self.superpoint_semantics(frame, encoding), text.pooled[:1],
+                             self.slot_scorer.names, self.semantic.logit_scale.exp())
+
     def forward(
         self, frame: FrameInputs | dict[str, torch.Tensor], text: TextFeatures,
         encoding: FrameEncoding | None = None,
@@ -230,6 +256,11 @@ class MRCosmo(nn.Module):
         weight = torch.sigmoid(over_seeds)
         out["slot_relevance"] = (weight * torch.sigmoid(sel.seed_logits)[None]).sum(-1) \
             / weight.sum(-1).clamp_min(1e-6)
+        out["slot_logit"] = out["ref_logit"]  # without a scorer: the referred score
+        if self.slot_scorer is not None:
+            out["slot_evidence"] = self.slot_evidence(frame, encoding, text, queries, out,
+                                                      masks, text_vec)
+            out["slot_logit"] = self.slot_scorer(out["slot_evidence"])
         if self.superpoints is not None:  # a superpoint's logit is each of its points'
             masks["mask_logits_passes"] = masks["mask_logits_passes"][..., frame.superpoint]
             masks["mask_logits"] = masks["mask_logits"][:, frame.superpoint]

@@ -60,7 +60,12 @@ def decode(
     origin, n = _frame_origin_and_size(frame)
     xyz = _numpy(frame["xyz"] if isinstance(frame, Mapping) else frame.xyz).astype(np.float64)
     scores = _sigmoid(_numpy(raw["ref_logit"]).astype(np.float64))
-    if cfg.slot_score == "referred_x_relevance":
+    if cfg.slot_score == "scorer":
+        if "slot_logit" not in raw:
+            raise ValueError("decision.slot_score 'scorer' needs the graph output slot_logit "
+                             "(export the checkpoint again)")
+        scores = _sigmoid(_numpy(raw["slot_logit"]).astype(np.float64))
+    elif cfg.slot_score == "referred_x_relevance":
         if "slot_relevance" not in raw:
             raise ValueError("decision.slot_score 'referred_x_relevance' needs the graph "
                              "output slot_relevance (export the checkpoint again)")

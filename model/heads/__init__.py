@@ -10,6 +10,7 @@ from query3d.model.heads.semantic import (
     class_prompts,
     parse_class_list,
 )
+from query3d.model.heads.slot_scorer import SlotScorer, slot_evidence
 from query3d.model.heads.superpoint_tokens import (
     SuperpointPooling,
     SuperpointStats,
@@ -20,11 +21,13 @@ from query3d.model.heads.superpoint_tokens import (
 __all__ = [
     "CLASS_PROMPTS",
     "SemanticHead",
+    "SlotScorer",
     "SuperpointStats",
     "class_embeddings_from_prompts",
     "class_prompts",
     "parse_class_list",
     "pool_superpoints",
+    "slot_evidence",
     "DetectionHead",
     "LanguageGuidedSelection",
     "MaskHead",

@@ -24,9 +24,11 @@ is the checkpoint with the head added."""
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help=HELP, description=HELP, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--task", choices=["referring", "semantic"], default="referring",
+    p.add_argument("--task", choices=["referring", "semantic", "slot-scorer"],
+                   default="referring",
                    help="referring: the whole network (default); semantic: its "
-                        "open-vocabulary semantic head")
+                        "open-vocabulary semantic head; slot-scorer: the head that picks "
+                        "the slots answering a command (needs the semantic head)")
     p.add_argument("--config", default="small", help="preset name (small, paper) or YAML file")
     p.add_argument("--data", default=None, metavar="DIR", help="dataset root folder")
     p.add_argument("--out", required=True, metavar="RUN",
@@ -39,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "spans --epochs")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
                    help="override train.device")
-    s = p.add_argument_group("--task semantic")
+    s = p.add_argument_group("--task semantic / slot-scorer")
     s.add_argument("--from", dest="source_checkpoint", metavar="CKPT",
                    help="the trained checkpoint whose encoders the head reads")
     s.add_argument("--source", action="append", default=[], metavar="KIND:ROOT:SPLIT[:N]",
@@ -48,6 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--held-out", default="", metavar="A|B|NAMES",
                    help="novel classes kept out of training (split A, B or names)")
     s.add_argument("--steps", type=int, default=3000, help="head training steps")
+    s.add_argument("--queries-per-scene", type=int, default=5,
+                   help="slot-scorer: queries of each scene stored (one encoding serves them)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-images", action="store_true",
                    help="names only: the head ignores the image features (ablation)")
@@ -58,8 +62,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.task == "semantic":
-        return _run_semantic(args)
+    if args.task in ("semantic", "slot-scorer"):
+        return _run_head(args)
     if not args.data:
         raise SystemExit("query3d train: --data DIR is required")
     from query3d.training.trainer.run import run_training
@@ -71,13 +75,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_semantic(args: argparse.Namespace) -> int:
-    from query3d.training.semantic.fit import HeadTraining
-    from query3d.training.semantic.run import Source, run_semantic_training
-    from query3d.training.semantic.scenes import novel_names
+def _run_head(args: argparse.Namespace) -> int:
+    from query3d.training.semantic.run import Source
 
     if not args.source_checkpoint:
-        raise SystemExit("query3d train --task semantic: --from CKPT is required")
+        raise SystemExit(f"query3d train --task {args.task}: --from CKPT is required")
     try:
         sources = [Source.parse(s) for s in args.source]
     except ValueError as exc:
@@ -85,14 +87,31 @@ def _run_semantic(args: argparse.Namespace) -> int:
     if args.data:
         sources.insert(0, Source("tabletop", args.data, "train"))
     if not sources:
-        raise SystemExit("query3d train --task semantic: give --data DIR or --source")
-    held = novel_names(args.held_out) if args.held_out else ()
-    settings = HeadTraining(steps=args.steps, seed=args.seed, use_image=not args.no_images,
-                            held_out=held)
-    summary = run_semantic_training(args.source_checkpoint, sources, args.out, settings,
-                                    args.cache)
-    print(f"semantic head: {summary['steps']} steps on {summary['scenes']} scenes "
-          f"({summary['superpoints']} superpoints), final loss {summary['final_loss']:.3f}; "
-          f"wrote {summary['checkpoint']}")
+        raise SystemExit(f"query3d train --task {args.task}: give --data DIR or --source")
+    if args.task == "slot-scorer":
+        from query3d.training.slot_scoring.fit import ScorerTraining
+        from query3d.training.slot_scoring.run import run_slot_scorer_training
+
+        summary = run_slot_scorer_training(
+            args.source_checkpoint, sources, args.out,
+            ScorerTraining(steps=args.steps, seed=args.seed), args.cache,
+            args.queries_per_scene)
+        print(f"slot scorer: {summary['steps']} steps on {summary['queries']} queries, "
+              f"final loss {summary['final_loss']:.3f}; wrote {summary['checkpoint']} "
+              "(decision.slot_score: scorer; calibrate decision.score_threshold with "
+              "query3d eval --score-thresholds)")
+    else:
+        from query3d.training.semantic.fit import HeadTraining
+        from query3d.training.semantic.run import run_semantic_training
+        from query3d.training.semantic.scenes import novel_names
+
+        held = novel_names(args.held_out) if args.held_out else ()
+        settings = HeadTraining(steps=args.steps, seed=args.seed,
+                                use_image=not args.no_images, held_out=held)
+        summary = run_semantic_training(args.source_checkpoint, sources, args.out, settings,
+                                        args.cache)
+        print(f"semantic head: {summary['steps']} steps on {summary['scenes']} scenes "
+              f"({summary['superpoints']} superpoints), final loss "
+              f"{summary['final_loss']:.3f}; wrote {summary['checkpoint']}")
     write_json(args.json, summary)
     return 0

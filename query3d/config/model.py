@@ -61,6 +61,7 @@ class ModelConfig:
     voxels_per_superpoint: int = 8  # finest voxels merged into one superpoint on average
     superpoint_member_cap: int = 48  # M: points kept per superpoint for gather pooling
     semantic_head: bool = False  # open-vocabulary labels per superpoint (XMask3D, issue 14)
+    slot_scorer: bool = False  # slots scored from their evidence (heads.slot_scorer)
     # candidates' relevance also from a direct match with the pooled sentence
     text_matching: bool = False
     dropout: float = 0.0
@@ -127,7 +128,8 @@ class DecisionConfig:
     dedup_iou: float = 0.5  # fired slots whose masks overlap more than this are one target
     # a slot's score: "referred" (the detection head's probability) or
     # "referred_x_relevance" (times the mean text relevance of the candidates its mask
-    # covers: the language-guided selection's scores, trained per candidate)
+    # covers: the language-guided selection's scores, trained per candidate) or "scorer"
+    # (the slot scorer's probability, model.slot_scorer)
     slot_score: str = "referred"
     # publish the upright box fitted to each target's mask points (tight, for grasping)
     # instead of the detection head's coarse box
@@ -139,4 +141,4 @@ class DecisionConfig:
                              f"{self.slot_score!r}")
 
 
-SLOT_SCORES = ("referred", "referred_x_relevance")
+SLOT_SCORES = ("referred", "referred_x_relevance", "scorer")

@@ -45,17 +45,21 @@ class Source:
         return cls(parts[0], parts[1], parts[2], int(parts[3]) if len(parts) == 4 else 0)
 
 
-def frozen_network(checkpoint: str | Path) -> tuple[MRCosmo, Deployment]:
-    """The checkpoint's network (with a fresh semantic head when it has none)."""
+def frozen_network(checkpoint: str | Path, fresh: tuple[str, ...] = ("semantic",),
+                   **model_flags: Any) -> tuple[MRCosmo, Deployment]:
+    """The checkpoint's network in eval mode, with ``model_flags`` turned on (default
+    ``semantic_head``); weights of the ``fresh`` heads may be missing (they are to be
+    trained), every other weight must load."""
     cfg, state = load_checkpoint(checkpoint)
-    model_cfg = dataclasses.replace(cfg.model, semantic_head=True)
+    model_cfg = dataclasses.replace(cfg.model, **(model_flags or {"semantic_head": True}))
     net = build_model(model_cfg)
     missing, unexpected = net.load_state_dict(
         {k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()},
         strict=False)
-    if unexpected or any(not k.startswith("semantic.") for k in missing):
+    prefixes = tuple(f"{name}." for name in fresh)
+    if unexpected or any(not k.startswith(prefixes) for k in missing):
         raise ValueError(f"{checkpoint} does not fit its network: missing "
-                         f"{[k for k in missing if not k.startswith('semantic.')][:5]}, "
+                         f"{[k for k in missing if not k.startswith(prefixes)][:5]}, "
                          f"unexpected {unexpected[:5]}")
     deployment = Deployment.from_checkpoint(cfg, state)
     deployment.model = model_cfg

@@ -1,0 +1,64 @@
+"""Slot scorer: which detection slots answer the sentence, from evidence the slots
+already carry plus what the semantic head says each slot's mask is.
+
+The detection head's referred score trains slowly inside the whole objective (its term is
+one of many), while the network's best slot covers the target far more often than it is
+picked. The scorer is a small MLP over each slot's evidence: its query and pooled box
+feature against the sentence, the referred and relevance scores, its mask's mass, and the
+open-vocabulary semantic head's reading of the mask (a distribution over the class names)
+against the sentence's similarity to those names. It trains on stored evidence of a
+frozen network (``query3d train --task slot-scorer``), so it can see tens of thousands of
+queries in minutes, and its logit is a graph output (``slot_logit``) like any other.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SCALARS = 5  # referred logit, relevance logit, log mask mass, sentence-slot cosine, match
+TEXT_TEMPERATURE = 0.05  # sharpness of the sentence's similarity to each class name
+
+
+def evidence_size(dim: int, num_names: int) -> int:
+    return 3 * dim + SCALARS + 2 * num_names
+
+
+def slot_evidence(queries: torch.Tensor, box_feat: torch.Tensor, text_vec: torch.Tensor,
+                  ref_logit: torch.Tensor, relevance: torch.Tensor,
+                  unit_mask_logits: torch.Tensor, unit_semantic: torch.Tensor,
+                  text_pooled: torch.Tensor, names: torch.Tensor,
+                  semantic_scale: torch.Tensor) -> torch.Tensor:
+    """(K, evidence_size) per slot. ``unit_mask_logits`` (K, S) over the superpoints,
+    ``unit_semantic`` (S, text_dim) their unit semantic embeddings, ``text_pooled``
+    (1, text_dim) the raw sentence embedding, ``names`` (V, text_dim) unit name
+    embeddings of the checkpoint's classes."""
+    weight = torch.sigmoid(unit_mask_logits)
+    mass = weight.mean(-1, keepdim=True)
+    slot_semantic = F.normalize(weight @ unit_semantic, dim=-1)
+    sentence = F.normalize(text_pooled, dim=-1)
+    cosine = slot_semantic @ sentence.T  # (K, 1)
+    slot_names = torch.softmax(semantic_scale * slot_semantic @ names.T, dim=-1)  # (K, V)
+    text_names = torch.softmax(sentence @ names.T / TEXT_TEMPERATURE, dim=-1)  # (1, V)
+    match = (slot_names * text_names).sum(-1, keepdim=True)
+    rel = relevance.clamp(1e-4, 1 - 1e-4)
+    d = queries.shape[-1]
+    return torch.cat([
+        queries, box_feat, queries * text_vec / math.sqrt(d), ref_logit[:, None],
+        torch.log(rel / (1 - rel))[:, None], torch.log(mass.clamp_min(1e-6)), cosine, match,
+        slot_names, text_names.expand(queries.shape[0], -1)], dim=-1)
+
+
+class SlotScorer(nn.Module):
+    def __init__(self, dim: int, text_dim: int, num_names: int) -> None:
+        super().__init__()
+        size = evidence_size(dim, num_names)
+        self.register_buffer("names", torch.zeros(num_names, text_dim))  # set when trained
+        self.mlp = nn.Sequential(nn.LayerNorm(size), nn.Linear(size, dim), nn.GELU(),
+                                 nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1))
+
+    def forward(self, evidence: torch.Tensor) -> torch.Tensor:
+        return self.mlp(evidence).squeeze(-1)

@@ -1,0 +1,86 @@
+"""The slot scorer: its evidence, its targets, that it learns, and that decoding uses it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from query3d.config import DecisionConfig, ModelConfig
+from query3d.model.heads.slot_scorer import SlotScorer, evidence_size, slot_evidence
+from query3d.model.mrcosmo import MRCosmo
+from query3d.model.postprocess import decode
+from query3d.training.slot_scoring.cache import EvidenceCache, slot_target_iou
+from query3d.training.slot_scoring.fit import ScorerTraining, fit_slot_scorer
+
+
+def test_evidence_says_which_slot_covers_what_the_sentence_names() -> None:
+    d, text_dim = 4, 6
+    names = F.normalize(torch.eye(3, text_dim), dim=-1)  # "mug", "bowl", "box"
+    unit_semantic = names[[0, 0, 1, 2]]  # four superpoints: two mug, a bowl, a box
+    masks = torch.tensor([[9.0, 9.0, -9.0, -9.0],   # slot 0 covers the mug
+                          [-9.0, -9.0, 9.0, -9.0]])  # slot 1 the bowl
+    sentence = names[:1] * 2.0  # "the mug" (unnormalised, as pooled)
+    zeros = torch.zeros(2, d)
+    ev = slot_evidence(zeros, zeros, torch.zeros(1, d), torch.tensor([0.3, -0.2]),
+                       torch.tensor([0.5, 0.9]), masks, unit_semantic, sentence, names,
+                       torch.tensor(20.0))
+    assert ev.shape == (2, evidence_size(d, 3))
+    scalars = ev[:, 3 * d:3 * d + 5]
+    ref, relevance, mass, cosine, match = scalars.T
+    assert ref.tolist() == pytest.approx([0.3, -0.2])
+    assert relevance[1] > relevance[0] and mass[0] > mass[1]
+    assert cosine[0] == pytest.approx(1.0, abs=1e-3) and cosine[1] == pytest.approx(0.0, abs=1e-3)
+    assert match[0] > 0.9 and match[1] < 0.1
+
+
+def test_slot_target_iou_is_the_best_over_targets() -> None:
+    instance = np.array([1, 1, 2, 2, 2, -1])
+    mask = np.array([[1, 1, 0, 0, 0, 0], [0, 1, 1, 1, 1, 0], [0, 0, 0, 0, 0, 1]], bool)
+    assert slot_target_iou(mask, instance, [1, 2]).tolist() == pytest.approx([1.0, 0.75, 0.0])
+    assert slot_target_iou(mask, instance, []).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_the_scorer_learns_which_slots_answer() -> None:
+    rng = np.random.default_rng(0)
+    d, v, k, q = 8, 3, 6, 120
+    size = evidence_size(d, v)
+    evidence = rng.normal(size=(q * k, size)).astype(np.float32)
+    iou = rng.uniform(0, 0.4, size=q * k)
+    answers = rng.uniform(size=q * k) < 0.2
+    iou[answers] = rng.uniform(0.6, 1.0, size=answers.sum())
+    evidence[:, 3 * d + 4] = np.where(answers, 1.0, -1.0) + rng.normal(size=q * k) * 0.3
+    cache = EvidenceCache(evidence.astype(np.float16), iou.astype(np.float16),
+                          np.zeros(q, bool), np.arange(0, q * k + 1, k))
+    torch.manual_seed(0)
+    scorer = SlotScorer(d, 5, v)
+    settings = ScorerTraining(steps=300, batch_queries=16, lr=3e-3)
+    fit_slot_scorer(scorer, [cache], settings)
+    assert settings.history[-1]["loss"] < 0.5 * settings.history[0]["loss"]
+    with torch.no_grad():
+        p = torch.sigmoid(scorer(torch.from_numpy(evidence))).numpy()
+    assert p[answers].mean() > 0.7 and p[~answers].mean() < 0.3
+
+
+def test_decoding_with_the_scorer_reads_slot_logit() -> None:
+    n = 20
+    xyz = np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32)
+    raw = {"box_center": np.zeros((2, 3)), "box_size": np.ones((2, 3)), "box_yaw": np.zeros(2),
+           "ref_logit": np.array([5.0, 5.0]), "class_logits": np.zeros((2, 3)),
+           "mask_logits": np.stack([np.where(np.arange(n) < 10, 5.0, -5.0),
+                                    np.where(np.arange(n) >= 10, 5.0, -5.0)]),
+           "slot_relevance": np.ones(2), "slot_logit": np.array([4.0, -4.0])}
+    frame = {"xyz": xyz, "origin": np.zeros(3)}
+    cfg = DecisionConfig(slot_score="scorer", score_threshold=0.5, box_from_mask=False)
+    result = decode(raw, frame, cfg, "the mug")
+    assert len(result.targets) == 1 and result.targets[0].point_indices.tolist() == list(range(10))
+    referred = decode(raw, frame, DecisionConfig(score_threshold=0.5, box_from_mask=False), "x")
+    assert len(referred.targets) == 2  # by referred score both fire
+    with pytest.raises(ValueError, match="slot_logit"):
+        decode({k: v for k, v in raw.items() if k != "slot_logit"}, frame, cfg, "the mug")
+
+
+def test_the_scorer_needs_the_semantic_head() -> None:
+    with pytest.raises(ValueError, match="semantic_head"):
+        MRCosmo(ModelConfig(use_superpoints=True, slot_scorer=True), text_encoder=None)

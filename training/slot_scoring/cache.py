@@ -1,0 +1,97 @@
+"""Each training query's slot evidence from the frozen network, with how well each slot's
+mask covers a target (its best IoU over the query's targets, 0 for zero-target queries).
+
+One ``encode_frame`` per scene serves all of its queries (the text-free half), so a scene
+with five queries costs about twice one query. Points are the runtime's: the seeded subset
+at the checkpoint's density, as ``Segmenter`` draws it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from query3d.data.sample import Sample
+from query3d.model.deployment import Deployment
+from query3d.model.mrcosmo import MRCosmo
+from query3d.model.preprocess import prepare_frame
+from query3d.model.runtime.density import network_subset
+from query3d.training.trainer.groups import spread_indices
+
+ARRAYS = ("evidence", "iou", "zero_target", "query_start")
+
+
+@dataclass
+class EvidenceCache:
+    evidence: np.ndarray  # (Q*K, F) float16
+    iou: np.ndarray  # (Q*K,) float16 best IoU of the slot's mask with a target
+    zero_target: np.ndarray  # (Q,) bool
+    query_start: np.ndarray  # (Q + 1,) row offsets
+
+    @property
+    def num_queries(self) -> int:
+        return len(self.query_start) - 1
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **{k: getattr(self, k) for k in ARRAYS})
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> EvidenceCache:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(**{k: data[k] for k in ARRAYS})
+
+
+def slot_target_iou(mask: np.ndarray, instance: np.ndarray, object_ids: Sequence[int]
+                    ) -> np.ndarray:
+    """(K,) each slot's best IoU with one of the targets (0 without targets)."""
+    best = np.zeros(mask.shape[0], np.float32)
+    for object_id in object_ids:
+        target = instance == object_id
+        inter = (mask & target[None]).sum(1)
+        union = (mask | target[None]).sum(1)
+        best = np.maximum(best, np.where(union > 0, inter / np.maximum(union, 1), 0.0))
+    return best
+
+
+@torch.inference_mode()
+def cache_queries(net: MRCosmo, deployment: Deployment, data: Sequence[Sample],
+                  queries_per_scene: int = 5, desc: str = "slot evidence") -> EvidenceCache:
+    by_scene: dict[str, list[int]] = defaultdict(list)
+    for i in range(len(data)):
+        by_scene[data.scene_of(i)].append(i)  # type: ignore[attr-defined]
+    cfg = deployment.model
+    rows: dict[str, list[np.ndarray]] = {"evidence": [], "iou": []}
+    zero, starts = [], [0]
+    for indices in tqdm(by_scene.values(), desc=desc, unit="scene"):
+        picks = [indices[j] for j in spread_indices(len(indices), queries_per_scene)]
+        first = data[picks[0]]
+        scene = first.scene
+        keep = network_subset(len(scene.points), deployment.network_points)
+        points, colors, instance = scene.points, scene.colors, scene.instance
+        if keep is not None:
+            points, colors, instance = points[keep], colors[keep], instance[keep]
+        cameras = scene.cameras if (cfg.use_images and scene.cameras) else None
+        frame = prepare_frame(points, colors, cfg, cameras=cameras)
+        encoding = net.encode_frame(frame)
+        for index in picks:
+            query = data[index].query
+            out = net(frame, net.encode_text(query.text), encoding=encoding)
+            mask = (out["mask_logits"] > 0).numpy()
+            rows["evidence"].append(out["slot_evidence"].numpy().astype(np.float16))
+            rows["iou"].append(slot_target_iou(mask, instance, query.object_ids)
+                               .astype(np.float16))
+            zero.append(not query.object_ids)
+            starts.append(starts[-1] + mask.shape[0])
+    if not zero:
+        raise ValueError("no queries to cache")
+    return EvidenceCache(np.concatenate(rows["evidence"]), np.concatenate(rows["iou"]),
+                         np.array(zero), np.array(starts, np.int64))

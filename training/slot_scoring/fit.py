@@ -1,0 +1,67 @@
+"""Train the slot scorer on stored evidence: a slot is "answers" when its mask covers a
+target with IoU >= ``positive_iou`` (a target covered twice has two positives; the
+decoder's de-duplication keeps one), and every slot of a zero-target query is negative."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from query3d.model.heads.slot_scorer import SlotScorer
+from query3d.training.slot_scoring.cache import EvidenceCache
+
+
+@dataclass
+class ScorerTraining:
+    steps: int = 4000
+    batch_queries: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    positive_iou: float = 0.5
+    seed: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def fit_slot_scorer(scorer: SlotScorer, caches: list[EvidenceCache],
+                    settings: ScorerTraining, repeats: list[int] | None = None) -> None:
+    """Train ``scorer``'s MLP in place (its ``names`` buffer is left as set); ``repeats``
+    draws a cache's queries that many times more often (a small real split)."""
+    repeats = repeats or [1] * len(caches)
+    pool = [(c, q) for c, cache in enumerate(caches) for _ in range(repeats[c])
+            for q in range(cache.num_queries)]
+    rng = np.random.default_rng(settings.seed)
+    torch.manual_seed(settings.seed)
+    optim = torch.optim.AdamW(scorer.mlp.parameters(), lr=settings.lr,
+                              weight_decay=settings.weight_decay)
+    warmup = max(1, settings.steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: min(1.0, (s + 1) / warmup)
+                                              * 0.5 * (1 + math.cos(math.pi * s / settings.steps)))
+    scorer.train()
+    bar = tqdm(range(settings.steps), desc="slot scorer", unit="step")
+    for step in bar:
+        picks = rng.choice(len(pool), size=min(settings.batch_queries, len(pool)),
+                           replace=False)
+        rows = np.concatenate([np.arange(caches[c].query_start[q], caches[c].query_start[q + 1])
+                               for c, q in (pool[p] for p in picks)])
+        cache_of = np.concatenate([np.full(caches[c].query_start[q + 1]
+                                           - caches[c].query_start[q], c)
+                                   for c, q in (pool[p] for p in picks)])
+        evidence = torch.cat([torch.from_numpy(caches[c].evidence[rows[cache_of == c]])
+                              for c in range(len(caches)) if (cache_of == c).any()]).float()
+        iou = np.concatenate([caches[c].iou[rows[cache_of == c]]
+                              for c in range(len(caches)) if (cache_of == c).any()])
+        target = torch.from_numpy((iou >= settings.positive_iou).astype(np.float32))
+        loss = F.binary_cross_entropy_with_logits(scorer(evidence), target)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        sched.step()
+        if step % 100 == 0 or step == settings.steps - 1:
+            settings.history.append({"step": step, "loss": loss.item()})
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    scorer.eval()
