@@ -127,3 +127,32 @@ def test_bundled_head_labels_the_demo_scene_and_unseen_names_get_their_objects()
     result = segmenter.label(scene.points, scene.colors, classes=unseen + ["apple"])
     assert np.mean(result.labels[truth["cup"]] == 0) > 0.5
     assert np.mean(result.labels[truth["table"]] == 2) > 0.9
+
+
+def test_slot_scorer_training_adds_a_scorer_that_serves(trained: dict) -> None:
+    out = trained["root"] / "scorer.pt"
+    code = main(["train", "--task", "slot-scorer", "--from", str(DEMO_CHECKPOINT),
+                 "--data", str(trained["data"]), "--steps", "30", "--queries-per-scene", "1",
+                 "--cache", str(trained["root"] / "cache"), "--out", str(out)])
+    assert code == 0
+    _, source = load_checkpoint(DEMO_CHECKPOINT)
+    cfg, state = load_checkpoint(out)
+    assert cfg.model.slot_scorer and cfg.decision.slot_score == "scorer"
+    assert state["extra"]["slot_scorer"]["queries"] == 4
+    for key, value in source["model"].items():
+        assert torch.equal(state["model"][key], value), key
+    names = state["model"]["slot_scorer.names"].float()
+    assert names.shape[0] == len(state["deployment"]["class_names"])
+    assert torch.allclose(names.norm(dim=-1), torch.ones(len(names)), atol=1e-2)
+    data = SyntheticDataset(trained["data"], "val")
+    sample = data[0]
+    segmenter = Segmenter(out, backend="torch")
+    result = segmenter.segment(sample.scene.points, sample.scene.colors, text=sample.query.text)
+    assert result.timings_ms["total"] > 0  # answered through the scorer's decision
+    from query3d.model.preprocess import prepare_frame
+
+    frame = prepare_frame(sample.scene.points[:3000], sample.scene.colors[:3000],
+                          segmenter.model_cfg)
+    with torch.inference_mode():
+        raw = segmenter.net(frame, segmenter.text_encoder(sample.query.text))
+    assert not torch.equal(raw["slot_logit"], raw["ref_logit"])

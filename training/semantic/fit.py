@@ -31,6 +31,11 @@ class HeadTraining:
     use_image: bool = True  # False: the "names only" ablation (no 2D evidence)
     seed: int = 0
     held_out: tuple[str, ...] = ()  # novel names: never targets, negatives or points
+    # soft targets: a superpoint's target spreads over the batch's names by how alike the
+    # names' embeddings are (temperature; 0 = one-hot), so the head keeps the text space's
+    # geometry instead of collapsing each name to its own corner
+    text_smoothing: float = 0.0
+    align_weight: float = 0.0  # plus 1 - cos(embedding, its name's embedding)
     history: list[dict] = field(default_factory=list)
 
 
@@ -89,7 +94,15 @@ def fit_semantic_head(head: SemanticHead, caches: list[StatsCache],
         present = torch.unique(target)  # negatives: the names of this batch
         local = torch.searchsorted(present, target)
         embeddings = torch.cat([head(s, settings.use_image) for s in feats])
-        loss = F.cross_entropy(head.logits(embeddings, table[present]), local)
+        names = table[present]
+        if settings.text_smoothing > 0:
+            soft = torch.softmax(names @ names.T / settings.text_smoothing, dim=-1)[local]
+            loss = F.cross_entropy(head.logits(embeddings, names), soft)
+        else:
+            loss = F.cross_entropy(head.logits(embeddings, names), local)
+        if settings.align_weight > 0:
+            loss = loss + settings.align_weight * (
+                1 - (embeddings * names[local]).sum(-1)).mean()
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()

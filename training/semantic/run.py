@@ -114,7 +114,8 @@ def run_semantic_training(checkpoint: str | Path, sources: list[Source], out: st
     trained = fit_semantic_head(head, caches, name_embeddings(net, names), settings)
     semantic = {"trained_names": trained, "held_out": list(settings.held_out),
                 "use_image": settings.use_image, "steps": settings.steps,
-                "seed": settings.seed,
+                "seed": settings.seed, "text_smoothing": settings.text_smoothing,
+                "align_weight": settings.align_weight,
                 "sources": [dataclasses.asdict(s) for s in sources]}
     path = save_with_semantic_head(checkpoint, out, head.state_dict(), semantic)
     summary = {"checkpoint": str(path), **semantic,
