@@ -9,7 +9,6 @@ one unseen names are embedded in at run time.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +18,7 @@ from tqdm import tqdm
 
 from query3d.model.heads.semantic import SemanticHead
 from query3d.training.semantic.cache import StatsCache
+from query3d.training.trainer.optim import head_optimizer
 
 
 @dataclass
@@ -68,11 +68,8 @@ def fit_semantic_head(head: SemanticHead, caches: list[StatsCache],
     scenes = [(c, i) for c, cache in enumerate(caches) for i in range(cache.num_scenes)]
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
-    optim = torch.optim.AdamW(head.parameters(), lr=settings.lr,
-                              weight_decay=settings.weight_decay)
-    warmup = max(1, settings.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: min(1.0, (s + 1) / warmup)
-                                              * 0.5 * (1 + math.cos(math.pi * s / settings.steps)))
+    optim, sched = head_optimizer(head.parameters(), settings.lr, settings.weight_decay,
+                                  settings.steps)
     head.train()
     bar = tqdm(range(settings.steps), desc="semantic head", unit="step")
     for step in bar:

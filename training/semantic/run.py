@@ -66,10 +66,12 @@ def frozen_network(checkpoint: str | Path, fresh: tuple[str, ...] = ("semantic",
     return net.eval(), deployment
 
 
-def _encoder_key(net: MRCosmo) -> str:
+def weights_key(net: MRCosmo, skip: str) -> str:
+    """A short hash of the network's weights except those under ``skip`` (the head being
+    trained): stored features are reused while it is the same."""
     digest = hashlib.blake2b(digest_size=8)
     for name, tensor in sorted(net.state_dict().items()):
-        if not name.startswith("semantic."):
+        if not name.startswith(skip):
             digest.update(name.encode())
             digest.update(tensor.detach().half().numpy().tobytes())
     return digest.hexdigest()
@@ -77,7 +79,7 @@ def _encoder_key(net: MRCosmo) -> str:
 
 def cached_stats(net: MRCosmo, deployment: Deployment, source: Source,
                  cache_dir: Path) -> StatsCache:
-    key = _encoder_key(net)
+    key = weights_key(net, "semantic.")
     path = cache_dir / f"{source.kind}-{Path(source.root).name}-{source.split}-" \
                        f"{source.limit or 'all'}-{key}.npz"
     if path.is_file():

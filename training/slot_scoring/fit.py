@@ -4,7 +4,6 @@ decoder's de-duplication keeps one), and every slot of a zero-target query is ne
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +13,7 @@ from tqdm import tqdm
 
 from query3d.model.heads.slot_scorer import SlotScorer
 from query3d.training.slot_scoring.cache import EvidenceCache
+from query3d.training.trainer.optim import head_optimizer
 
 
 @dataclass
@@ -36,11 +36,8 @@ def fit_slot_scorer(scorer: SlotScorer, caches: list[EvidenceCache],
             for q in range(cache.num_queries)]
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
-    optim = torch.optim.AdamW(scorer.mlp.parameters(), lr=settings.lr,
-                              weight_decay=settings.weight_decay)
-    warmup = max(1, settings.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: min(1.0, (s + 1) / warmup)
-                                              * 0.5 * (1 + math.cos(math.pi * s / settings.steps)))
+    optim, sched = head_optimizer(scorer.mlp.parameters(), settings.lr, settings.weight_decay,
+                                  settings.steps)
     scorer.train()
     bar = tqdm(range(settings.steps), desc="slot scorer", unit="step")
     for step in bar:

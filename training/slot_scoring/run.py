@@ -6,7 +6,6 @@ scorer training -> the source checkpoint written again with the scorer added and
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,20 +13,10 @@ from typing import Any
 import torch
 
 from query3d.model.checkpoint import save_with_head
-from query3d.model.mrcosmo import MRCosmo
-from query3d.training.semantic.run import Source, frozen_network, name_embeddings
+from query3d.training.semantic.run import Source, frozen_network, name_embeddings, weights_key
 from query3d.training.slot_scoring.cache import EvidenceCache, cache_queries
 from query3d.training.slot_scoring.fit import ScorerTraining, fit_slot_scorer
 from query3d.training.trainer.data import open_split
-
-
-def _weights_key(net: MRCosmo) -> str:
-    digest = hashlib.blake2b(digest_size=8)
-    for name, tensor in sorted(net.state_dict().items()):
-        if not name.startswith("slot_scorer.mlp."):
-            digest.update(name.encode())
-            digest.update(tensor.detach().half().numpy().tobytes())
-    return digest.hexdigest()
 
 
 def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
@@ -44,7 +33,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     table = name_embeddings(net, names)
     with torch.no_grad():
         net.slot_scorer.names.copy_(torch.stack([table[n] for n in names]))
-    key = _weights_key(net)
+    key = weights_key(net, "slot_scorer.mlp.")
     caches = []
     for s in sources:
         path = Path(cache_dir) / f"slots-{s.kind}-{Path(s.root).name}-{s.split}-" \

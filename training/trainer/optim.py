@@ -51,3 +51,11 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig,
                     total_steps: int) -> LambdaLR:
     return LambdaLR(optimizer, WarmupCosine(total_steps, cfg.warmup_fraction,
                                             cfg.final_lr_factor))
+
+
+def head_optimizer(params, lr: float, weight_decay: float, steps: int,
+                   warmup_fraction: float = 0.05) -> tuple[torch.optim.AdamW, LambdaLR]:
+    """AdamW + warm-up cosine for a head trained on stored features (semantic head,
+    slot scorer): the same schedule as the network's, stepped once per batch."""
+    optim = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return optim, LambdaLR(optim, WarmupCosine(steps, warmup_fraction))
