@@ -111,6 +111,7 @@ def render_semantic(points: np.ndarray, result: SemanticResult, path: str | Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
     points = np.asarray(points, dtype=np.float64)
     finite = np.isfinite(points).all(axis=1) & (result.labels >= 0)
@@ -129,6 +130,7 @@ def render_semantic(points: np.ndarray, result: SemanticResult, path: str | Path
     if len(order):
         side.set_box_aspect(np.maximum(np.ptp(points[order], axis=0), 1e-3))
     side.view_init(elev=35, azim=-60)
+    side.zaxis.set_major_locator(MaxNLocator(3))  # a flat scene's short z axis: few ticks
     side.set_title("oblique view")
     counts = result.points_per_class()
     total = max(1, sum(counts.values()))

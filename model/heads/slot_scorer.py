@@ -53,12 +53,19 @@ def slot_evidence(queries: torch.Tensor, box_feat: torch.Tensor, text_vec: torch
 
 
 class SlotScorer(nn.Module):
+    """MLP over a slot's evidence and its scalars relative to the query's best slot (a
+    slot is judged against the other slots of the same query, not only on its own)."""
+
     def __init__(self, dim: int, text_dim: int, num_names: int) -> None:
         super().__init__()
-        size = evidence_size(dim, num_names)
+        self.dim = dim
+        size = evidence_size(dim, num_names) + SCALARS
         self.register_buffer("names", torch.zeros(num_names, text_dim))  # set when trained
         self.mlp = nn.Sequential(nn.LayerNorm(size), nn.Linear(size, dim), nn.GELU(),
                                  nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1))
 
     def forward(self, evidence: torch.Tensor) -> torch.Tensor:
-        return self.mlp(evidence).squeeze(-1)
+        """(..., K, evidence_size) of a query's K slots -> (..., K) logits."""
+        scalars = evidence[..., 3 * self.dim:3 * self.dim + SCALARS]
+        relative = scalars - scalars.max(dim=-2, keepdim=True).values
+        return self.mlp(torch.cat([evidence, relative], dim=-1)).squeeze(-1)

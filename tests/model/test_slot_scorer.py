@@ -59,7 +59,7 @@ def test_the_scorer_learns_which_slots_answer() -> None:
     fit_slot_scorer(scorer, [cache], settings)
     assert settings.history[-1]["loss"] < 0.5 * settings.history[0]["loss"]
     with torch.no_grad():
-        p = torch.sigmoid(scorer(torch.from_numpy(evidence))).numpy()
+        p = torch.sigmoid(scorer(torch.from_numpy(evidence).reshape(q, k, -1))).numpy().reshape(-1)
     assert p[answers].mean() > 0.7 and p[~answers].mean() < 0.3
 
 

@@ -23,6 +23,7 @@ class ScorerTraining:
     lr: float = 1e-3
     weight_decay: float = 0.05
     positive_iou: float = 0.5
+    soft_targets: bool = False  # target = min(1, IoU / positive_iou) instead of 0 / 1
     seed: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -43,16 +44,17 @@ def fit_slot_scorer(scorer: SlotScorer, caches: list[EvidenceCache],
     for step in bar:
         picks = rng.choice(len(pool), size=min(settings.batch_queries, len(pool)),
                            replace=False)
-        rows = np.concatenate([np.arange(caches[c].query_start[q], caches[c].query_start[q + 1])
-                               for c, q in (pool[p] for p in picks)])
-        cache_of = np.concatenate([np.full(caches[c].query_start[q + 1]
-                                           - caches[c].query_start[q], c)
-                                   for c, q in (pool[p] for p in picks)])
-        evidence = torch.cat([torch.from_numpy(caches[c].evidence[rows[cache_of == c]])
-                              for c in range(len(caches)) if (cache_of == c).any()]).float()
-        iou = np.concatenate([caches[c].iou[rows[cache_of == c]]
-                              for c in range(len(caches)) if (cache_of == c).any()])
-        target = torch.from_numpy((iou >= settings.positive_iou).astype(np.float32))
+        chosen = [pool[p] for p in picks]  # every query has the network's K slots
+        evidence = torch.from_numpy(np.stack([
+            caches[c].evidence[caches[c].query_start[q]:caches[c].query_start[q + 1]]
+            for c, q in chosen])).float()  # (B, K, F)
+        iou = np.stack([caches[c].iou[caches[c].query_start[q]:caches[c].query_start[q + 1]]
+                        for c, q in chosen])
+        if settings.soft_targets:
+            target = torch.from_numpy(np.minimum(1.0, iou / settings.positive_iou)
+                                      .astype(np.float32) ** 2)
+        else:
+            target = torch.from_numpy((iou >= settings.positive_iou).astype(np.float32))
         loss = F.binary_cross_entropy_with_logits(scorer(evidence), target)
         optim.zero_grad(set_to_none=True)
         loss.backward()
