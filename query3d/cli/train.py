@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from query3d.cli._common import add_json_option, write_json
 
@@ -113,5 +114,9 @@ def _run_head(args: argparse.Namespace) -> int:
         print(f"semantic head: {summary['steps']} steps on {summary['scenes']} scenes "
               f"({summary['superpoints']} superpoints), final loss "
               f"{summary['final_loss']:.3f}; wrote {summary['checkpoint']}")
+        if summary["slot_scorer_stale"]:
+            print("warning: this checkpoint's slot scorer read the previous semantic head; "
+                  "retrain it: query3d train --task slot-scorer --from "
+                  f"{summary['checkpoint']} ...", file=sys.stderr)
     write_json(args.json, summary)
     return 0

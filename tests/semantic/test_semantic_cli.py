@@ -140,7 +140,8 @@ def test_slot_scorer_training_adds_a_scorer_that_serves(trained: dict) -> None:
     assert cfg.model.slot_scorer and cfg.decision.slot_score == "scorer"
     assert state["extra"]["slot_scorer"]["queries"] == 4
     for key, value in source["model"].items():
-        assert torch.equal(state["model"][key], value), key
+        if not key.startswith("slot_scorer.mlp."):  # the scorer is trained afresh
+            assert torch.equal(state["model"][key], value), key
     names = state["model"]["slot_scorer.names"].float()
     assert names.shape[0] == len(state["deployment"]["class_names"])
     assert torch.allclose(names.norm(dim=-1), torch.ones(len(names)), atol=1e-2)

@@ -123,7 +123,9 @@ def run_semantic_training(checkpoint: str | Path, sources: list[Source], out: st
     summary = {"checkpoint": str(path), **semantic,
                "final_loss": settings.history[-1]["loss"] if settings.history else None,
                "superpoints": int(sum(len(c.label) for c in caches)),
-               "scenes": int(sum(c.num_scenes for c in caches))}
+               "scenes": int(sum(c.num_scenes for c in caches)),
+               # the slot scorer reads the semantic head: one trained on the old head is stale
+               "slot_scorer_stale": net.slot_scorer is not None}
     Path(out).with_suffix(".json").write_text(json.dumps(summary, indent=1))
     return summary
 

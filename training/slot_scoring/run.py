@@ -46,6 +46,10 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                               desc=f"{s.kind} {s.split}")
         caches.append(cache)
         cache.save(path)
+    torch.manual_seed(settings.seed)
+    for module in net.slot_scorer.mlp.modules():  # a fresh scorer per run, seeded
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()
     fit_slot_scorer(net.slot_scorer, caches, settings, repeats)
     info = {"steps": settings.steps, "seed": settings.seed,
             "positive_iou": settings.positive_iou, "queries_per_scene": queries_per_scene,
