@@ -196,13 +196,15 @@ class MRCosmo(nn.Module):
 
     def slot_evidence(self, frame: FrameInputs, encoding: FrameEncoding, text: TextFeatures,
                       queries: torch.Tensor, out: dict[str, torch.Tensor],
-                      masks: dict[str, torch.Tensor], text_vec: torch.Tensor) -> torch.Tensor:
+                      masks: dict[str, torch.Tensor], text_vec: torch.Tensor,
+                      unit_xyz: torch.Tensor) -> torch.Tensor:
         """What the slot scorer reads (``heads.slot_scorer.slot_evidence``); ``masks`` over
         the superpoints."""
         return slot_evidence(queries, masks["box_feat"], text_vec, out["ref_logit"],
                              out["slot_relevance"], masks["mask_logits"],
                              self.superpoint_semantics(frame, encoding), text.pooled[:1],
-                             self.slot_scorer.names, self.semantic.logit_scale.exp())
+                             self.slot_scorer.names, self.semantic.logit_scale.exp(),
+                             unit_xyz)
 
     def forward(
         self, frame: FrameInputs | dict[str, torch.Tensor], text: TextFeatures,
@@ -259,7 +261,7 @@ class MRCosmo(nn.Module):
         out["slot_logit"] = out["ref_logit"]  # without a scorer: the referred score
         if self.slot_scorer is not None:
             out["slot_evidence"] = self.slot_evidence(frame, encoding, text, queries, out,
-                                                      masks, text_vec)
+                                                      masks, text_vec, unit_xyz)
             out["slot_logit"] = self.slot_scorer(out["slot_evidence"])
         if self.superpoints is not None:  # a superpoint's logit is each of its points'
             masks["mask_logits_passes"] = masks["mask_logits_passes"][..., frame.superpoint]

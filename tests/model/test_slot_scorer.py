@@ -25,7 +25,8 @@ def test_evidence_says_which_slot_covers_what_the_sentence_names() -> None:
     zeros = torch.zeros(2, d)
     ev = slot_evidence(zeros, zeros, torch.zeros(1, d), torch.tensor([0.3, -0.2]),
                        torch.tensor([0.5, 0.9]), masks, unit_semantic, sentence, names,
-                       torch.tensor(20.0))
+                       torch.tensor(20.0), torch.tensor([[0.0, 1.0, 0], [0, 1.0, 0],
+                                                         [0, -1.0, 0], [1.0, 0, 0]]))
     assert ev.shape == (2, evidence_size(d, 3))
     scalars = ev[:, 3 * d:3 * d + 5]
     ref, relevance, mass, cosine, match = scalars.T
@@ -33,6 +34,9 @@ def test_evidence_says_which_slot_covers_what_the_sentence_names() -> None:
     assert relevance[1] > relevance[0] and mass[0] > mass[1]
     assert cosine[0] == pytest.approx(1.0, abs=1e-3) and cosine[1] == pytest.approx(0.0, abs=1e-3)
     assert match[0] > 0.9 and match[1] < 0.1
+    centre = ev[:, 3 * d + 5:3 * d + 8]  # the mug slot lies at +y (left), the bowl at -y
+    assert centre[0].tolist() == pytest.approx([0, 1, 0], abs=1e-3)
+    assert centre[1].tolist() == pytest.approx([0, -1, 0], abs=1e-3)
 
 
 def test_slot_target_iou_is_the_best_over_targets() -> None:

@@ -48,15 +48,15 @@ class Source:
 def frozen_network(checkpoint: str | Path, fresh: tuple[str, ...] = ("semantic",),
                    **model_flags: Any) -> tuple[MRCosmo, Deployment]:
     """The checkpoint's network in eval mode, with ``model_flags`` turned on (default
-    ``semantic_head``); weights of the ``fresh`` heads may be missing (they are to be
-    trained), every other weight must load."""
+    ``semantic_head``); the ``fresh`` heads are left out (they are to be trained, and may
+    have another shape than the checkpoint's), every other weight must load."""
     cfg, state = load_checkpoint(checkpoint)
     model_cfg = dataclasses.replace(cfg.model, **(model_flags or {"semantic_head": True}))
     net = build_model(model_cfg)
+    prefixes = tuple(f"{name}." for name in fresh)  # not loaded: trained afresh
     missing, unexpected = net.load_state_dict(
-        {k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()},
-        strict=False)
-    prefixes = tuple(f"{name}." for name in fresh)
+        {k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()
+         if not k.startswith(prefixes)}, strict=False)
     if unexpected or any(not k.startswith(prefixes) for k in missing):
         raise ValueError(f"{checkpoint} does not fit its network: missing "
                          f"{[k for k in missing if not k.startswith(prefixes)][:5]}, "

@@ -45,6 +45,17 @@ class EvidenceCache:
         return path
 
     @classmethod
+    def concat(cls, parts: Sequence[EvidenceCache]) -> EvidenceCache:
+        """One cache of several (e.g. shards stored by separate processes)."""
+        starts, offset = [np.zeros(1, np.int64)], 0
+        for part in parts:
+            starts.append(part.query_start[1:] + offset)
+            offset += int(part.query_start[-1])
+        return cls(np.concatenate([p.evidence for p in parts]),
+                   np.concatenate([p.iou for p in parts]),
+                   np.concatenate([p.zero_target for p in parts]), np.concatenate(starts))
+
+    @classmethod
     def load(cls, path: str | Path) -> EvidenceCache:
         with np.load(path, allow_pickle=False) as data:
             return cls(**{k: data[k] for k in ARRAYS})
@@ -64,14 +75,18 @@ def slot_target_iou(mask: np.ndarray, instance: np.ndarray, object_ids: Sequence
 
 @torch.inference_mode()
 def cache_queries(net: MRCosmo, deployment: Deployment, data: Sequence[Sample],
-                  queries_per_scene: int = 5, desc: str = "slot evidence") -> EvidenceCache:
+                  queries_per_scene: int = 5, desc: str = "slot evidence",
+                  shard: tuple[int, int] = (0, 1)) -> EvidenceCache:
+    """``shard`` (i, n): only every n-th scene from the i-th (processes sharing the work;
+    ``EvidenceCache.concat`` joins their parts)."""
     by_scene: dict[str, list[int]] = defaultdict(list)
     for i in range(len(data)):
         by_scene[data.scene_of(i)].append(i)  # type: ignore[attr-defined]
+    groups = list(by_scene.values())[shard[0]::shard[1]]
     cfg = deployment.model
     rows: dict[str, list[np.ndarray]] = {"evidence": [], "iou": []}
     zero, starts = [], [0]
-    for indices in tqdm(by_scene.values(), desc=desc, unit="scene"):
+    for indices in tqdm(groups, desc=desc, unit="scene"):
         picks = [indices[j] for j in spread_indices(len(indices), queries_per_scene)]
         first = data[picks[0]]
         scene = first.scene

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from query3d.model.checkpoint import save_with_head
+from query3d.model.heads.slot_scorer import evidence_size
 from query3d.training.semantic.run import Source, frozen_network, name_embeddings, weights_key
 from query3d.training.slot_scoring.cache import EvidenceCache, cache_queries
 from query3d.training.slot_scoring.fit import ScorerTraining, fit_slot_scorer
@@ -36,8 +37,9 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     key = weights_key(net, "slot_scorer.mlp.")
     caches = []
     for s in sources:
+        size = evidence_size(net.cfg.dim, len(names))  # the evidence's layout, too
         path = Path(cache_dir) / f"slots-{s.kind}-{Path(s.root).name}-{s.split}-" \
-                                 f"{queries_per_scene}-{key}.npz"
+                                 f"{queries_per_scene}-{key}-{size}.npz"
         if path.is_file():
             caches.append(EvidenceCache.load(path))
             continue
