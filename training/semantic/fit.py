@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from query3d.model.heads.semantic import SemanticHead
 from query3d.training.semantic.cache import StatsCache
-from query3d.training.trainer.optim import head_optimizer
+from query3d.training.trainer.optim import head_optimizer, head_step
 
 
 @dataclass
@@ -100,12 +100,6 @@ def fit_semantic_head(head: SemanticHead, caches: list[StatsCache],
         if settings.align_weight > 0:
             loss = loss + settings.align_weight * (
                 1 - (embeddings * names[local]).sum(-1)).mean()
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
-        sched.step()
-        if step % 50 == 0 or step == settings.steps - 1:
-            settings.history.append({"step": step, "loss": loss.item()})
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+        head_step(loss, optim, sched, settings.history, bar, step, settings.steps, 50)
     head.eval()
     return trained

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from query3d.model.heads.slot_scorer import SlotScorer
 from query3d.training.slot_scoring.cache import EvidenceCache
-from query3d.training.trainer.optim import head_optimizer
+from query3d.training.trainer.optim import head_optimizer, head_step
 
 
 @dataclass
@@ -56,11 +56,5 @@ def fit_slot_scorer(scorer: SlotScorer, caches: list[EvidenceCache],
         else:
             target = torch.from_numpy((iou >= settings.positive_iou).astype(np.float32))
         loss = F.binary_cross_entropy_with_logits(scorer(evidence), target)
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
-        sched.step()
-        if step % 100 == 0 or step == settings.steps - 1:
-            settings.history.append({"step": step, "loss": loss.item()})
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+        head_step(loss, optim, sched, settings.history, bar, step, settings.steps, 100)
     scorer.eval()

@@ -59,3 +59,16 @@ def head_optimizer(params, lr: float, weight_decay: float, steps: int,
     slot scorer): the same schedule as the network's, stepped once per batch."""
     optim = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     return optim, LambdaLR(optim, WarmupCosine(steps, warmup_fraction))
+
+
+def head_step(loss: torch.Tensor, optim: torch.optim.Optimizer, sched: LambdaLR,
+              history: list[dict], bar, step: int, total: int, every: int) -> None:
+    """One optimiser step of a stored-feature head, its loss logged every ``every`` steps
+    (and at the last) into ``history`` and the progress bar."""
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    optim.step()
+    sched.step()
+    if step % every == 0 or step == total - 1:
+        history.append({"step": step, "loss": loss.item()})
+        bar.set_postfix(loss=f"{loss.item():.3f}")
