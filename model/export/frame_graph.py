@@ -88,16 +88,32 @@ def graph_inputs(frame: FrameInputs, text: TextFeatures, num_seeds: int) -> dict
     return tensors
 
 
-class FrameGraph(nn.Module):
-    """``net.forward`` on flat positional tensors, returning ``output_names`` in order."""
+class NewestEncoding:
+    """The text-free encoders' output (``encode_frame``) of the newest frame, keyed by the
+    cloud's fingerprint. One instance serves the torch graph's commands and the semantic
+    labeller, so a cloud is encoded once whichever asks first."""
 
-    def __init__(self, net: nn.Module, input_names: Sequence[str], output_names: Sequence[str]):
+    def __init__(self) -> None:
+        self._entry: tuple[str, Any] | None = None  # (frame key, its FrameEncoding)
+
+    def __call__(self, net: nn.Module, frame: FrameInputs, frame_key: str) -> Any:
+        if self._entry is None or self._entry[0] != frame_key:
+            self._entry = (frame_key, net.encode_frame(frame))
+        return self._entry[1]
+
+
+class FrameGraph(nn.Module):
+    """``net.forward`` on flat positional tensors, returning ``output_names`` in order.
+    ``encodings``: where ``run_cached`` keeps the newest frame's encoding (shared with
+    whoever else encodes the same clouds)."""
+
+    def __init__(self, net: nn.Module, input_names: Sequence[str], output_names: Sequence[str],
+                 encodings: NewestEncoding | None = None):
         super().__init__()
         self.net = net
         self.input_names = list(input_names)
         self.output_names = list(output_names)
-
-        self._encoded: tuple[str, Any] | None = None  # (frame key, its FrameEncoding)
+        self.encodings = encodings if encodings is not None else NewestEncoding()
 
     def _split(self, tensors: Sequence[torch.Tensor]) -> tuple[FrameInputs, TextFeatures]:
         named = dict(zip(self.input_names, tensors))
@@ -119,13 +135,10 @@ class FrameGraph(nn.Module):
         cloud's fingerprint) stays the same: a second command on a cloud runs only the
         text-dependent part. Only the newest frame is kept."""
         frame, text = self._split(tensors)
-        encode = getattr(self.net, "encode_frame", None)
-        if encode is None:
+        if getattr(self.net, "encode_frame", None) is None:
             out = self.net(frame, text)
         else:
-            if self._encoded is None or self._encoded[0] != frame_key:
-                self._encoded = (frame_key, encode(frame))
-            out = self.net(frame, text, encoding=self._encoded[1])
+            out = self.net(frame, text, encoding=self.encodings(self.net, frame, frame_key))
         return tuple(out[name] for name in self.output_names)
 
 

@@ -8,6 +8,7 @@ from query3d.model.heads.semantic import (
     SemanticHead,
     class_embeddings_from_prompts,
     class_prompts,
+    embed_class_names,
     parse_class_list,
 )
 from query3d.model.heads.slot_scorer import SlotScorer, slot_evidence
@@ -25,6 +26,7 @@ __all__ = [
     "SuperpointStats",
     "class_embeddings_from_prompts",
     "class_prompts",
+    "embed_class_names",
     "parse_class_list",
     "pool_superpoints",
     "slot_evidence",

@@ -58,6 +58,12 @@ def class_embeddings_from_prompts(pooled: torch.Tensor, num_names: int) -> torch
     return F.normalize(per_prompt.mean(1), dim=-1)
 
 
+def embed_class_names(encode_text, names: list[str]) -> torch.Tensor:
+    """(C, text_dim) unit prompt-ensemble embeddings of ``names``; ``encode_text`` maps a
+    list of strings to ``TextFeatures`` (a ``TextEncoder`` or ``MRCosmo.encode_text``)."""
+    return class_embeddings_from_prompts(encode_text(class_prompts(names)).pooled, len(names))
+
+
 def parse_class_list(text: str | list[str]) -> list[str]:
     """"mug, bowl, box" -> ["mug", "bowl", "box"]; refuses empty and repeated names."""
     items = text.split(",") if isinstance(text, str) else list(text)

@@ -28,12 +28,19 @@ def network_subset(num_points: int, limit: int, seed: int = 0) -> np.ndarray | N
     return np.sort(rng.choice(num_points, size=limit, replace=False))
 
 
+def nearest_seen(subset_points: np.ndarray, all_points: np.ndarray) -> np.ndarray:
+    """(N,) index of each point's nearest point among those the network saw: how an
+    unseen point gets its answer (a mask, a class)."""
+    _, nearest = cKDTree(subset_points).query(all_points, k=1, workers=-1)
+    return nearest
+
+
 def propagate_targets(targets: list[TargetResult], subset_points: np.ndarray,
                       all_points: np.ndarray) -> None:
     """Rewrite each target's point indices / scores from subset to all points, in place."""
     if not targets:
         return
-    _, nearest = cKDTree(subset_points).query(all_points, k=1, workers=-1)
+    nearest = nearest_seen(subset_points, all_points)
     for target in targets:
         score = np.zeros(len(subset_points), np.float32)
         score[target.point_indices] = target.point_scores

@@ -13,19 +13,18 @@ from collections import OrderedDict
 import torch
 
 from query3d.model.encoders import TextEncoder
-from query3d.model.heads.semantic import (
-    class_embeddings_from_prompts,
-    class_prompts,
-)
-from query3d.model.mrcosmo import FrameEncoding, MRCosmo
+from query3d.model.export.frame_graph import NewestEncoding
+from query3d.model.heads.semantic import embed_class_names
+from query3d.model.mrcosmo import MRCosmo
 from query3d.model.preprocess import FrameInputs
 
 
 class SemanticLabeller:
     """Class-name embeddings (cached per list) + the semantic head over one frame."""
 
-    def __init__(self, net: MRCosmo, text_encoder: TextEncoder, cache_size: int = 16,
-                 use_image: bool = True, trained_names: list[str] | None = None) -> None:
+    def __init__(self, net: MRCosmo, text_encoder: TextEncoder, encodings: NewestEncoding,
+                 cache_size: int = 16, use_image: bool = True,
+                 trained_names: list[str] | None = None) -> None:
         if getattr(net, "semantic", None) is None:
             raise ValueError("this checkpoint has no semantic head (model.semantic_head); "
                              "train one with `query3d train --task semantic`")
@@ -35,7 +34,7 @@ class SemanticLabeller:
         self.trained_names = set(trained_names or [])
         self._names: OrderedDict[tuple[str, ...], torch.Tensor] = OrderedDict()
         self._cache_size = max(1, cache_size)
-        self._encoded: tuple[str, FrameEncoding] | None = None
+        self.encodings = encodings  # the Segmenter's: shared with its torch graph
 
     def class_embeddings(self, classes: list[str]) -> torch.Tensor:
         key = tuple(classes)
@@ -43,8 +42,7 @@ class SemanticLabeller:
             self._names.move_to_end(key)
             return self._names[key]
         with torch.inference_mode():
-            pooled = self.text_encoder(class_prompts(list(classes))).pooled
-        embeddings = class_embeddings_from_prompts(pooled, len(classes))
+            embeddings = embed_class_names(self.text_encoder, list(classes))
         self._names[key] = embeddings
         while len(self._names) > self._cache_size:
             self._names.popitem(last=False)
@@ -59,9 +57,8 @@ class SemanticLabeller:
         its names scores them higher than any new name, and this evens the odds."""
         embeddings = self.class_embeddings(classes)
         with torch.inference_mode():
-            if self._encoded is None or self._encoded[0] != frame_key:
-                self._encoded = (frame_key, self.net.encode_frame(frame))
-            out = self.net.label(frame, embeddings, self._encoded[1], self.use_image)
+            encoding = self.encodings(self.net, frame, frame_key)
+            out = self.net.label(frame, embeddings, encoding, self.use_image)
             logits = out["semantic_logits"].float()
             if seen_penalty:
                 seen = torch.tensor([n in self.trained_names for n in classes])

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
 
 from query3d.config import DecisionConfig, ModelConfig, RuntimeConfig
 from query3d.model.checkpoint import CheckpointError, load_checkpoint
@@ -31,6 +30,7 @@ from query3d.model.deployment import Deployment
 from query3d.model.encoders import TextEncoder, TextFeatures
 from query3d.model.export.frame_graph import (
     FrameGraph,
+    NewestEncoding,
     frame_graph_input_names,
     graph_inputs,
     text_encoder_identity,
@@ -48,7 +48,7 @@ from query3d.model.runtime.backends import (
     TorchBackend,
     select_backend,
 )
-from query3d.model.runtime.density import network_subset, propagate_targets
+from query3d.model.runtime.density import nearest_seen, network_subset, propagate_targets
 from query3d.model.runtime.graphs import GRAPH_FILES, GraphExporter, weights_key
 from query3d.model.runtime.labeller import SemanticLabeller
 from query3d.model.runtime.profile import tensorrt_profile
@@ -91,6 +91,7 @@ class Segmenter:
         self._lock = threading.Lock()  # the exporter thread installs graphs as they finish
         self._compute = threading.Lock()  # one frame / network run at a time
         self._last_frame: tuple[str, Any] | None = None  # (cloud fingerprint, its frame)
+        self._encodings = NewestEncoding()  # its encoders' output, for commands and labels
         self.exporter: GraphExporter | None = None
         self.labeller: SemanticLabeller | None = None
         if self.net is not None and self.backend_name != "torch":
@@ -197,7 +198,8 @@ class Segmenter:
     def _torch_backend(self, with_images: bool) -> Backend:
         names = frame_graph_input_names(len(self.model_cfg.voxel_scales), with_images,
                                         self.model_cfg.use_superpoints)
-        return TorchBackend(FrameGraph(self.net, names, EXPORT_OUTPUTS), names, EXPORT_OUTPUTS)
+        graph = FrameGraph(self.net, names, EXPORT_OUTPUTS, encodings=self._encodings)
+        return TorchBackend(graph, names, EXPORT_OUTPUTS)
 
     def _graph_backend(self, path: Path, with_images: bool) -> Backend:
         runtime = self.runtime
@@ -270,13 +272,13 @@ class Segmenter:
 
     def label(self, points: Any, colors: Any | None = None, images: Any | None = None,
               cameras: Any | None = None, classes: str | list[str] = "",
-              seen_penalty: float | None = None) -> SemanticResult:
+              seen_penalty: float = 0.0) -> SemanticResult:
         """One of ``classes`` (a list, or names separated by commas) for every input point:
         open-vocabulary semantic labels from the same network and frame as ``segment``.
         Non-finite points are labelled -1; points beyond the network's density take
         their nearest seen point's label. ``seen_penalty``: cosine similarity taken off
-        the names the head trained on (default: the checkpoint's, 0 if none), which
-        lets names it never saw win where they fit as well."""
+        the names the head trained on, which lets names it never saw win where they fit
+        as well."""
         start = time.perf_counter()
         names = parse_class_list(classes)
         labels = np.full(len(points), -1, np.int64)
@@ -291,10 +293,9 @@ class Segmenter:
                                  "carry the referring network only")
             info = self.semantic_info or {}
             self.labeller = SemanticLabeller(  # a names-only head never reads images
-                self.net, self.text_encoder, use_image=bool(info.get("use_image", True)),
+                self.net, self.text_encoder, self._encodings,
+                use_image=bool(info.get("use_image", True)),
                 trained_names=list(info.get("trained_names", [])))
-        if seen_penalty is None:
-            seen_penalty = float((self.semantic_info or {}).get("seen_penalty", 0.0))
         with_images = bool(cameras) and self.model_cfg.use_images
         with self._compute:
             key, frame = self._frame(net_points, net_colors, images,
@@ -304,8 +305,7 @@ class Segmenter:
                                                       seen_penalty).max(dim=-1)
         label_np, best_np = label.numpy(), best.numpy().astype(np.float32)
         if subset is not None:
-            _, nearest = cKDTree(_numpy(net_points)).query(_numpy(kept_points), k=1,
-                                                           workers=-1)
+            nearest = nearest_seen(_numpy(net_points), _numpy(kept_points))
             label_np, best_np = label_np[nearest], best_np[nearest]
         labels[kept], scores[kept] = label_np, best_np
         t_end = time.perf_counter()

@@ -38,9 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "or box, can, tin, bowl, mug, table for --kind mosd)")
     p.add_argument("--novel", default="", metavar="A|B|NAMES",
                    help="--task semantic: the novel classes (split A, B or names)")
-    p.add_argument("--seen-penalty", type=float, default=None, metavar="P",
+    p.add_argument("--seen-penalty", type=float, default=0.0, metavar="P",
                    help="--task semantic: cosine similarity taken off the names the head "
-                   "trained on (default: the checkpoint's)")
+                   "trained on (default 0)")
     p.add_argument("--max-scenes", type=int, default=0, metavar="N",
                    help="--task semantic: only the first N scenes (0 = all)")
     add_json_option(p)

@@ -46,7 +46,7 @@ def _scores(conf: np.ndarray, classes: list[str], novel: tuple[str, ...]) -> dic
 
 def evaluate_semantic(checkpoint: str | Path, kind: str, root: str | Path, split: str,
                       classes: list[str] | None = None, novel: str = "", limit: int = 0,
-                      seed: int = 0, seen_penalty: float | None = None) -> dict[str, Any]:
+                      seed: int = 0, seen_penalty: float = 0.0) -> dict[str, Any]:
     """Scores of ``checkpoint`` and the trivial baselines; ``novel``: split A / B or names
     (mIoU base / novel and hIoU)."""
     names = list(classes or default_classes(kind))

@@ -18,11 +18,7 @@ import torch
 
 from query3d.model.checkpoint import load_checkpoint, save_with_semantic_head
 from query3d.model.deployment import Deployment
-from query3d.model.heads.semantic import (
-    SemanticHead,
-    class_embeddings_from_prompts,
-    class_prompts,
-)
+from query3d.model.heads.semantic import SemanticHead, embed_class_names
 from query3d.model.mrcosmo import MRCosmo, build_model
 from query3d.training.semantic.cache import StatsCache, cache_scenes
 from query3d.training.semantic.fit import HeadTraining, fit_semantic_head
@@ -57,13 +53,24 @@ def frozen_network(checkpoint: str | Path, fresh: tuple[str, ...] = ("semantic",
     missing, unexpected = net.load_state_dict(
         {k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()
          if not k.startswith(prefixes)}, strict=False)
-    if unexpected or any(not k.startswith(prefixes) for k in missing):
-        raise ValueError(f"{checkpoint} does not fit its network: missing "
-                         f"{[k for k in missing if not k.startswith(prefixes)][:5]}, "
-                         f"unexpected {unexpected[:5]}")
+    missing = [k for k in missing if not k.startswith(prefixes)]
+    if unexpected or missing:
+        heads = sorted({k.split(".")[0] for k in missing})
+        raise ValueError(f"{checkpoint} does not fit this network: it has no weights for "
+                         f"{', '.join(heads) or '-'} (a head read here must be trained "
+                         "first, e.g. `query3d train --task semantic`); missing "
+                         f"{missing[:5]}, unexpected {unexpected[:5]}")
     deployment = Deployment.from_checkpoint(cfg, state)
     deployment.model = model_cfg
     return net.eval(), deployment
+
+
+def reset_seeded(module: torch.nn.Module, seed: int) -> None:
+    """Fresh, seeded weights for a head about to be trained (one run = one seed)."""
+    torch.manual_seed(seed)
+    for part in module.modules():
+        if hasattr(part, "reset_parameters"):
+            part.reset_parameters()
 
 
 def weights_key(net: MRCosmo, skip: str) -> str:
@@ -96,8 +103,7 @@ def cached_stats(net: MRCosmo, deployment: Deployment, source: Source,
 
 def name_embeddings(net: MRCosmo, names: list[str]) -> dict[str, torch.Tensor]:
     with torch.inference_mode():
-        pooled = net.encode_text(class_prompts(names)).pooled
-    table = class_embeddings_from_prompts(pooled, len(names))
+        table = embed_class_names(net.encode_text, names)
     return {n: table[i] for i, n in enumerate(names)}
 
 
@@ -108,10 +114,7 @@ def run_semantic_training(checkpoint: str | Path, sources: list[Source], out: st
     caches = [cached_stats(net, deployment, s, Path(cache_dir)) for s in sources]
     names = sorted({n for c in caches for n in c.names})
     head: SemanticHead = net.semantic
-    torch.manual_seed(settings.seed)
-    for module in head.modules():  # a fresh head per run, seeded
-        if hasattr(module, "reset_parameters"):
-            module.reset_parameters()
+    reset_seeded(head, settings.seed)
     head.logit_scale.data.fill_(math.log(1 / 0.07))
     trained = fit_semantic_head(head, caches, name_embeddings(net, names), settings)
     semantic = {"trained_names": trained, "held_out": list(settings.held_out),

@@ -14,7 +14,13 @@ import torch
 
 from query3d.model.checkpoint import save_with_head
 from query3d.model.heads.slot_scorer import evidence_size
-from query3d.training.semantic.run import Source, frozen_network, name_embeddings, weights_key
+from query3d.training.semantic.run import (
+    Source,
+    frozen_network,
+    name_embeddings,
+    reset_seeded,
+    weights_key,
+)
 from query3d.training.slot_scoring.cache import EvidenceCache, cache_queries
 from query3d.training.slot_scoring.fit import ScorerTraining, fit_slot_scorer
 from query3d.training.trainer.data import open_split
@@ -26,10 +32,6 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              repeats: list[int] | None = None) -> dict[str, Any]:
     net, deployment = frozen_network(checkpoint, fresh=("slot_scorer",), semantic_head=True,
                                      slot_scorer=True)
-    if not any(k.startswith("semantic.") for k in torch.load(
-            checkpoint, map_location="cpu", weights_only=True)["model"]):
-        raise ValueError(f"{checkpoint} has no semantic head; the slot scorer reads it "
-                         "(train one first: query3d train --task semantic)")
     names = deployment.class_names
     table = name_embeddings(net, names)
     with torch.no_grad():
@@ -48,10 +50,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                               desc=f"{s.kind} {s.split}")
         caches.append(cache)
         cache.save(path)
-    torch.manual_seed(settings.seed)
-    for module in net.slot_scorer.mlp.modules():  # a fresh scorer per run, seeded
-        if hasattr(module, "reset_parameters"):
-            module.reset_parameters()
+    reset_seeded(net.slot_scorer.mlp, settings.seed)
     fit_slot_scorer(net.slot_scorer, caches, settings, repeats)
     info = {"steps": settings.steps, "seed": settings.seed,
             "positive_iou": settings.positive_iou, "queries_per_scene": queries_per_scene,

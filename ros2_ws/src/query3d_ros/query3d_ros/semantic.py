@@ -101,20 +101,20 @@ class SemanticLabelling:
             self._frame = frame
             self._wake.notify_all()
 
-    def _next(self) -> tuple[Any, list[str], tuple[int, int]] | None:
+    def _next(self) -> tuple[Any, list[str]] | None:
         with self._wake:
             while not self._stop:
                 frame, classes = self._frame, self.classes
                 key = (id(frame), self._version)
                 if frame is not None and classes is not None and key != self._done_key:
                     self._done_key = key
-                    return frame, classes, key
+                    return frame, classes
                 self._wake.wait()
         return None
 
     def _loop(self) -> None:
         while (job := self._next()) is not None:
-            frame, classes, _ = job
+            frame, classes = job
             segmenter = self.node.segmenter
             if segmenter is None:
                 continue
