@@ -104,7 +104,8 @@ class MRCosmo(nn.Module):
         if cfg.slot_scorer and not cfg.semantic_head:
             raise ValueError("model.slot_scorer reads the semantic head: it needs "
                              "model.semantic_head: true")
-        self.slot_scorer = (SlotScorer(d, cfg.text_dim, cfg.num_classes)
+        self.slot_scorer = (SlotScorer(d, cfg.text_dim, cfg.num_classes,
+                                       members=cfg.slot_scorer_members)
                             if cfg.slot_scorer else None)
         if text_encoder is True:
             text_encoder = TextEncoder(cfg)
@@ -197,14 +198,15 @@ class MRCosmo(nn.Module):
     def slot_evidence(self, frame: FrameInputs, encoding: FrameEncoding, text: TextFeatures,
                       queries: torch.Tensor, out: dict[str, torch.Tensor],
                       masks: dict[str, torch.Tensor], text_vec: torch.Tensor,
-                      unit_xyz: torch.Tensor) -> torch.Tensor:
+                      unit_xyz: torch.Tensor, unit_rgb: torch.Tensor) -> torch.Tensor:
         """What the slot scorer reads (``heads.slot_scorer.slot_evidence``); ``masks`` over
         the superpoints."""
         return slot_evidence(queries, masks["box_feat"], text_vec, out["ref_logit"],
                              out["slot_relevance"], masks["mask_logits"],
                              self.superpoint_semantics(frame, encoding), text.pooled[:1],
                              self.slot_scorer.names, self.semantic.logit_scale.exp(),
-                             unit_xyz)
+                             unit_xyz, unit_rgb, frame.rgb.mean(0), frame.origin,
+                             self.slot_scorer.colour_names)
 
     def forward(
         self, frame: FrameInputs | dict[str, torch.Tensor], text: TextFeatures,
@@ -241,10 +243,11 @@ class MRCosmo(nn.Module):
             sp = self.superpoints(x, frame.xyz, frame.rgb, frame.superpoint_members,
                                   *((evidence.point_feat, evidence.point_visible)
                                     if evidence is not None else (None, None)))
-            units, unit_xyz = sp.tokens, sp.center
+            units, unit_xyz, unit_rgb = sp.tokens, sp.center, sp.colour
             candidates = torch.arange(units.shape[0], device=units.device)
         else:  # slots from FPS seed points, masks over points
             units, unit_xyz, candidates = x, frame.xyz, self._seeds(frame.seeds)
+            unit_rgb = frame.rgb
         sel = self.selection(units, unit_xyz, candidates, tokens, text_bias, text_vec)
         queries = self.decoder(sel.queries, sel.anchors, tokens, text_bias, scale_tokens,
                                scale_pos)
@@ -261,7 +264,7 @@ class MRCosmo(nn.Module):
         out["slot_logit"] = out["ref_logit"]  # without a scorer: the referred score
         if self.slot_scorer is not None:
             out["slot_evidence"] = self.slot_evidence(frame, encoding, text, queries, out,
-                                                      masks, text_vec, unit_xyz)
+                                                      masks, text_vec, unit_xyz, unit_rgb)
             out["slot_logit"] = self.slot_scorer(out["slot_evidence"])
         if self.superpoints is not None:  # a superpoint's logit is each of its points'
             masks["mask_logits_passes"] = masks["mask_logits_passes"][..., frame.superpoint]

@@ -17,31 +17,57 @@ import math
 
 import torch
 import torch.nn.functional as F
+from kornia.color import rgb_to_lab
 from torch import nn
 
 SCALARS = 5  # referred logit, relevance logit, log mask mass, sentence-slot cosine, match
-GEOMETRY = 6  # where the slot's mask lies: its centre and spread (centred frame, z up)
+# where the slot's mask lies: its centre and spread (centred frame, z up), then its centre's
+# x, y in the cloud's own frame and its distance there from the origin (the sensor's foot
+# in a levelled frame, the robot in its base frame: "nearest", "in front")
+GEOMETRY = 9
+COLOUR = 6  # the mask's mean colour in CIE Lab / 100: as seen, and grey-world balanced
 TEXT_TEMPERATURE = 0.05  # sharpness of the sentence's similarity to each class name
+NUM_COLOURS = 12  # colour words the scorer compares a mask's colour with
 
 
-def evidence_size(dim: int, num_names: int) -> int:
-    return 4 * dim + SCALARS + GEOMETRY + 2 * num_names
+def evidence_size(dim: int, num_names: int, num_colours: int = NUM_COLOURS) -> int:
+    return 4 * dim + SCALARS + GEOMETRY + 2 * num_names + COLOUR + num_colours
+
+
+def lab(rgb: torch.Tensor) -> torch.Tensor:
+    """(..., 3) RGB in [0, 1] -> CIE Lab / 100 (kornia: sRGB, D65)."""
+    flat = rgb.reshape(-1, 3).clamp(0.0, 1.0)
+    return rgb_to_lab(flat.T[None, :, :, None])[0, :, :, 0].T.reshape(rgb.shape) / 100.0
 
 
 def slot_evidence(queries: torch.Tensor, box_feat: torch.Tensor, text_vec: torch.Tensor,
                   ref_logit: torch.Tensor, relevance: torch.Tensor,
                   unit_mask_logits: torch.Tensor, unit_semantic: torch.Tensor,
                   text_pooled: torch.Tensor, names: torch.Tensor,
-                  semantic_scale: torch.Tensor, unit_xyz: torch.Tensor) -> torch.Tensor:
+                  semantic_scale: torch.Tensor, unit_xyz: torch.Tensor,
+                  unit_rgb: torch.Tensor, frame_rgb: torch.Tensor, origin: torch.Tensor,
+                  colour_names: torch.Tensor) -> torch.Tensor:
     """(K, evidence_size) per slot. ``unit_mask_logits`` (K, S) over the superpoints,
     ``unit_semantic`` (S, text_dim) their unit semantic embeddings, ``text_pooled``
     (1, text_dim) the raw sentence embedding, ``names`` (V, text_dim) unit name
     embeddings of the checkpoint's classes, ``unit_xyz`` (S, 3) the superpoints' centres
-    (words like "left", "nearest", "tallest" are about where a mask lies)."""
+    (words like "left", "nearest", "tallest" are about where a mask lies), ``unit_rgb``
+    (S, 3) their mean colours, ``frame_rgb`` (3,) the frame's, ``origin`` (3,) where the
+    centred frame's zero lies in the cloud's, ``colour_names`` (C, text_dim) unit
+    embeddings of the colour words.
+
+    Colour is given as measured: a Kinect's "red box" is a pale magenta, so naming a
+    colour is left to the scorer (trained on real scans too), with the frame's mean taken
+    out (grey world) against the sensor's cast."""
     weight = torch.sigmoid(unit_mask_logits)
     share = weight / weight.sum(-1, keepdim=True).clamp_min(1e-6)
     centre = share @ unit_xyz  # (K, 3)
     spread = torch.sqrt(torch.relu(share @ (unit_xyz * unit_xyz) - centre * centre) + 1e-6)
+    own = centre[:, :2] + origin[:2]
+    place = torch.cat([centre, spread, own, own.norm(dim=-1, keepdim=True)], dim=-1)
+    colour = share @ unit_rgb  # (K, 3)
+    balanced = colour / (2.0 * frame_rgb.clamp_min(1e-3))
+    colour = torch.cat([lab(colour), lab(balanced)], dim=-1)
     mass = weight.mean(-1, keepdim=True)
     slot_semantic = F.normalize(weight @ unit_semantic, dim=-1)
     sentence = F.normalize(text_pooled, dim=-1)
@@ -49,35 +75,67 @@ def slot_evidence(queries: torch.Tensor, box_feat: torch.Tensor, text_vec: torch
     slot_names = torch.softmax(semantic_scale * slot_semantic @ names.T, dim=-1)  # (K, V)
     text_names = torch.softmax(sentence @ names.T / TEXT_TEMPERATURE, dim=-1)  # (1, V)
     match = (slot_names * text_names).sum(-1, keepdim=True)
+    text_colours = torch.softmax(sentence @ colour_names.T / TEXT_TEMPERATURE, dim=-1)
     rel = relevance.clamp(1e-4, 1 - 1e-4)
     d = queries.shape[-1]
     k = queries.shape[0]
     return torch.cat([
         queries, box_feat, queries * text_vec / math.sqrt(d), ref_logit[:, None],
         torch.log(rel / (1 - rel))[:, None], torch.log(mass.clamp_min(1e-6)), cosine, match,
-        centre, spread, text_vec.expand(k, -1), slot_names, text_names.expand(k, -1)],
-        dim=-1)
+        place, text_vec.expand(k, -1), slot_names, text_names.expand(k, -1), colour,
+        text_colours.expand(k, -1)], dim=-1)
 
 
 class SlotScorer(nn.Module):
     """MLP over a slot's evidence and its scalars relative to the query's best slot, and
-    its place relative to the other slots' (a slot is judged against the other slots of
-    the same query, not only on its own: "the left one" is left of the others)."""
+    its place and colour relative to the other slots' (a slot is judged against the other
+    slots of the same query, not only on its own: "the left one" is left of the others,
+    "the red box" the reddest of the boxes).
 
-    def __init__(self, dim: int, text_dim: int, num_names: int) -> None:
+    A colour word is matched to a mask through learnt prototypes (one balanced Lab colour
+    per colour word, started at the synthetic palette's and moved by training on real
+    scans): the slot's soft colour naming against the sentence's colour words.
+
+    ``members`` MLPs, started from different seeds and trained on the same batches, have
+    their logits averaged: on a real split of a few dozen queries one seed's answer moves
+    by several points, the average much less."""
+
+    def __init__(self, dim: int, text_dim: int, num_names: int,
+                 num_colours: int = NUM_COLOURS, members: int = 1) -> None:
         super().__init__()
-        self.dim = dim
-        size = evidence_size(dim, num_names) + SCALARS + 2 * GEOMETRY
+        self.dim, self.num_names, self.num_colours = dim, num_names, num_colours
+        size = evidence_size(dim, num_names, num_colours) + SCALARS + 2 * GEOMETRY \
+            + 2 + 3 + num_colours
         self.register_buffer("names", torch.zeros(num_names, text_dim))  # set when trained
-        self.mlp = nn.Sequential(nn.LayerNorm(size), nn.Linear(size, dim), nn.GELU(),
-                                 nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1))
+        self.register_buffer("colour_names", torch.zeros(num_colours, text_dim))
+        self.colour_prototypes = nn.Parameter(torch.zeros(num_colours, 3))  # Lab / 100
+        self.colour_log_width = nn.Parameter(torch.tensor(math.log(0.01)))
+        if members < 1:
+            raise ValueError(f"model.slot_scorer_members must be >= 1, got {members}")
+        self.mlp = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(size), nn.Linear(size, dim), nn.GELU(),
+                          nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 1))
+            for _ in range(members))
 
     def forward(self, evidence: torch.Tensor) -> torch.Tensor:
         """(..., K, evidence_size) of a query's K slots -> (..., K) logits."""
+        return self.member_logits(evidence).mean(0)
+
+    def member_logits(self, evidence: torch.Tensor) -> torch.Tensor:
+        """(members, ..., K): each member's own logits (each is trained on its own)."""
         start = 3 * self.dim
         scalars = evidence[..., start:start + SCALARS]
         place = evidence[..., start + SCALARS:start + SCALARS + GEOMETRY]
+        tail = start + SCALARS + GEOMETRY + self.dim + 2 * self.num_names
+        balanced = evidence[..., tail + 3:tail + COLOUR]
+        said = evidence[..., tail + COLOUR:tail + COLOUR + self.num_colours]
+        gap = ((balanced[..., None, :] - self.colour_prototypes) ** 2).sum(-1)
+        named = torch.softmax(-gap / self.colour_log_width.exp(), dim=-1)  # (..., K, C)
+        match = (named * said).sum(-1, keepdim=True)
         relative = [scalars - scalars.max(dim=-2, keepdim=True).values,
                     place - place.min(dim=-2, keepdim=True).values,
-                    place.max(dim=-2, keepdim=True).values - place]
-        return self.mlp(torch.cat([evidence, *relative], dim=-1)).squeeze(-1)
+                    place.max(dim=-2, keepdim=True).values - place,
+                    match, match - match.max(dim=-2, keepdim=True).values,
+                    balanced - balanced.mean(dim=-2, keepdim=True), named]
+        features = torch.cat([evidence, *relative], dim=-1)
+        return torch.stack([mlp(features) for mlp in self.mlp]).squeeze(-1)

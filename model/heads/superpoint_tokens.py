@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-DESCRIPTOR_DIM = 13  # centre 3, extent 3, mean colour 3, colour spread 3, log size 1
+DESCRIPTOR_DIM = 13  # centre 3, extent 3, mean colour 3 (6:9), colour spread 3, log size 1
 
 
 @dataclass
@@ -28,6 +28,7 @@ class SuperpointTokens:
     tokens: torch.Tensor  # (S, d)
     center: torch.Tensor  # (S, 3) mean of the member points, centred frame
     seed_points: torch.Tensor  # (S,) one member point of each superpoint
+    colour: torch.Tensor  # (S, 3) mean RGB of the members
 
 
 @dataclass
@@ -87,7 +88,8 @@ class SuperpointPooling(nn.Module):
                 members: torch.Tensor, image_feat: torch.Tensor | None = None,
                 image_visible: torch.Tensor | None = None) -> SuperpointTokens:
         stats = pool_superpoints(point_feat, xyz, rgb, members, image_feat, image_visible)
-        return SuperpointTokens(self.tokens(stats), stats.center, stats.seed_points)
+        return SuperpointTokens(self.tokens(stats), stats.center, stats.seed_points,
+                                stats.descriptor[:, 6:9])
 
     def tokens(self, stats: SuperpointStats, use_image: bool = True) -> torch.Tensor:
         """(S, d) tokens: pooled feature + segment descriptor, with the 2D evidence added

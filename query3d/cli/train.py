@@ -46,14 +46,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--from", dest="source_checkpoint", metavar="CKPT",
                    help="the trained checkpoint whose encoders the head reads")
     s.add_argument("--source", action="append", default=[], metavar="KIND:ROOT:SPLIT[:N]",
-                   help="labelled scenes (tabletop or mosd), repeatable; default "
-                        "tabletop:DATA:train")
+                   help="labelled scenes (tabletop, mosd; mosd-generated: queries the "
+                        "synthetic sampler writes on the mOSD scans' own objects, "
+                        "slot-scorer only), repeatable; default tabletop:DATA:train")
+    s.add_argument("--repeat", action="append", default=[], metavar="KIND=R",
+                   help="slot-scorer: draw the queries of sources of KIND R times as often "
+                        "(a small real split beside many synthetic scenes), repeatable")
     s.add_argument("--held-out", default="", metavar="A|B|NAMES",
                    help="novel classes kept out of training (split A, B or names)")
     s.add_argument("--steps", type=int, default=3000, help="head training steps")
     s.add_argument("--queries-per-scene", type=int, default=5,
                    help="slot-scorer: queries of each scene stored (one encoding serves them)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--members", type=int, default=1, metavar="M",
+                   help="slot-scorer: M MLPs from different seeds, logits averaged")
     s.add_argument("--no-images", action="store_true",
                    help="names only: the head ignores the image features (ablation)")
     s.add_argument("--cache", default="runs/cache", metavar="DIR",
@@ -76,6 +82,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _repeats(given: list[str], sources: list) -> list[int]:
+    """``KIND=R`` options -> one repeat count per source (1 where not given)."""
+    by_kind: dict[str, int] = {}
+    for item in given:
+        kind, _, count = item.partition("=")
+        if not count.isdigit() or int(count) < 1:
+            raise SystemExit(f"query3d train: --repeat {item!r}: expected KIND=R, R >= 1")
+        if kind not in {s.kind for s in sources}:
+            raise SystemExit(f"query3d train: --repeat {item!r}: no --source of kind "
+                             f"{kind!r}")
+        by_kind[kind] = int(count)
+    return [by_kind.get(s.kind, 1) for s in sources]
+
+
 def _run_head(args: argparse.Namespace) -> int:
     from query3d.training.semantic.run import Source
 
@@ -96,7 +116,7 @@ def _run_head(args: argparse.Namespace) -> int:
         summary = run_slot_scorer_training(
             args.source_checkpoint, sources, args.out,
             ScorerTraining(steps=args.steps, seed=args.seed), args.cache,
-            args.queries_per_scene)
+            args.queries_per_scene, _repeats(args.repeat, sources), args.members)
         print(f"slot scorer: {summary['steps']} steps on {summary['queries']} queries, "
               f"final loss {summary['final_loss']:.3f}; wrote {summary['checkpoint']} "
               "(decision.slot_score: scorer; calibrate decision.score_threshold with "

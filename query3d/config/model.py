@@ -62,6 +62,7 @@ class ModelConfig:
     superpoint_member_cap: int = 48  # M: points kept per superpoint for gather pooling
     semantic_head: bool = False  # open-vocabulary labels per superpoint (XMask3D, issue 14)
     slot_scorer: bool = False  # slots scored from their evidence (heads.slot_scorer)
+    slot_scorer_members: int = 1  # MLPs of different seeds whose logits are averaged
     # candidates' relevance also from a direct match with the pooled sentence
     text_matching: bool = False
     dropout: float = 0.0

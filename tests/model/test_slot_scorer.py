@@ -23,11 +23,16 @@ def test_evidence_says_which_slot_covers_what_the_sentence_names() -> None:
                           [-9.0, -9.0, 9.0, -9.0]])  # slot 1 the bowl
     sentence = names[:1] * 2.0  # "the mug" (unnormalised, as pooled)
     zeros = torch.zeros(2, d)
+    red, grey = [0.8, 0.1, 0.1], [0.5, 0.5, 0.5]
+    colour_names = F.normalize(torch.eye(text_dim)[[2, 3]] + torch.eye(text_dim)[[5, 0]],
+                               dim=-1)  # "red", "grey": the sentence is nearer "grey"
     ev = slot_evidence(zeros, zeros, torch.zeros(1, d), torch.tensor([0.3, -0.2]),
                        torch.tensor([0.5, 0.9]), masks, unit_semantic, sentence, names,
                        torch.tensor(20.0), torch.tensor([[0.0, 1.0, 0], [0, 1.0, 0],
-                                                         [0, -1.0, 0], [1.0, 0, 0]]))
-    assert ev.shape == (2, evidence_size(d, 3))
+                                                         [0, -1.0, 0], [1.0, 0, 0]]),
+                       torch.tensor([red, red, grey, grey]), torch.tensor([0.4, 0.4, 0.4]),
+                       torch.tensor([2.0, 0.0, 0.5]), colour_names)
+    assert ev.shape == (2, evidence_size(d, 3, 2))
     scalars = ev[:, 3 * d:3 * d + 5]
     ref, relevance, mass, cosine, match = scalars.T
     assert ref.tolist() == pytest.approx([0.3, -0.2])
@@ -37,6 +42,22 @@ def test_evidence_says_which_slot_covers_what_the_sentence_names() -> None:
     centre = ev[:, 3 * d + 5:3 * d + 8]  # the mug slot lies at +y (left), the bowl at -y
     assert centre[0].tolist() == pytest.approx([0, 1, 0], abs=1e-3)
     assert centre[1].tolist() == pytest.approx([0, -1, 0], abs=1e-3)
+    own = ev[:, 3 * d + 11:3 * d + 14]  # in the cloud's frame: origin added, range from it
+    assert own[0].tolist() == pytest.approx([2.0, 1.0, 5 ** 0.5], abs=1e-3)
+    tail = 3 * d + 14 + d + 6
+    seen, balanced = ev[:, tail:tail + 3], ev[:, tail + 3:tail + 6]
+    assert seen[0, 1] > 0.4 and abs(float(seen[1, 1])) < 0.02  # Lab a*: red vs grey
+    assert balanced[1, 0] > seen[1, 0]  # grey over a darker frame reads lighter
+    assert ev[:, tail + 6:tail + 8].flatten().tolist() == pytest.approx([0, 1, 0, 1], abs=1e-3)
+
+
+def test_lab_matches_the_cie_reference_values() -> None:
+    from query3d.model.heads.slot_scorer import lab
+
+    rgb = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    # sRGB D65 reference: white L 100, red (53.24, 80.09, 67.20), black 0
+    assert (100 * lab(rgb)).flatten().tolist() == pytest.approx(
+        [100.0, 0.0, 0.0, 53.24, 80.09, 67.20, 0.0, 0.0, 0.0], abs=0.1)
 
 
 def test_slot_target_iou_is_the_best_over_targets() -> None:

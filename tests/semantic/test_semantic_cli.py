@@ -139,12 +139,15 @@ def test_slot_scorer_training_adds_a_scorer_that_serves(trained: dict) -> None:
     cfg, state = load_checkpoint(out)
     assert cfg.model.slot_scorer and cfg.decision.slot_score == "scorer"
     assert state["extra"]["slot_scorer"]["queries"] == 4
+    learnt = ("slot_scorer.mlp.", "slot_scorer.colour_prototypes", "slot_scorer.colour_log_width")
     for key, value in source["model"].items():
-        if not key.startswith("slot_scorer.mlp."):  # the scorer is trained afresh
+        if not key.startswith(learnt):  # the scorer is trained afresh
             assert torch.equal(state["model"][key], value), key
     names = state["model"]["slot_scorer.names"].float()
     assert names.shape[0] == len(state["deployment"]["class_names"])
     assert torch.allclose(names.norm(dim=-1), torch.ones(len(names)), atol=1e-2)
+    colours = state["model"]["slot_scorer.colour_names"].float()
+    assert torch.allclose(colours.norm(dim=-1), torch.ones(len(colours)), atol=1e-2)
     data = SyntheticDataset(trained["data"], "val")
     sample = data[0]
     segmenter = Segmenter(out, backend="torch")

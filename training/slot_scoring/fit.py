@@ -30,14 +30,14 @@ class ScorerTraining:
 
 def fit_slot_scorer(scorer: SlotScorer, caches: list[EvidenceCache],
                     settings: ScorerTraining, repeats: list[int] | None = None) -> None:
-    """Train ``scorer``'s MLP in place (its ``names`` buffer is left as set); ``repeats``
+    """Train ``scorer`` in place (its word buffers are left as set); ``repeats``
     draws a cache's queries that many times more often (a small real split)."""
     repeats = repeats or [1] * len(caches)
     pool = [(c, q) for c, cache in enumerate(caches) for _ in range(repeats[c])
             for q in range(cache.num_queries)]
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
-    optim, sched = head_optimizer(scorer.mlp.parameters(), settings.lr, settings.weight_decay,
+    optim, sched = head_optimizer(scorer.parameters(), settings.lr, settings.weight_decay,
                                   settings.steps)
     scorer.train()
     bar = tqdm(range(settings.steps), desc="slot scorer", unit="step")
@@ -55,6 +55,7 @@ def fit_slot_scorer(scorer: SlotScorer, caches: list[EvidenceCache],
                                       .astype(np.float32) ** 2)
         else:
             target = torch.from_numpy((iou >= settings.positive_iou).astype(np.float32))
-        loss = F.binary_cross_entropy_with_logits(scorer(evidence), target)
+        logits = scorer.member_logits(evidence)  # each member learns on its own
+        loss = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits))
         head_step(loss, optim, sched, settings.history, bar, step, settings.steps, 100)
     scorer.eval()

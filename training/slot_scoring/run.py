@@ -7,13 +7,17 @@ scorer training -> the source checkpoint written again with the scorer added and
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from query3d.model.checkpoint import save_with_head
-from query3d.model.heads.slot_scorer import evidence_size
+from query3d.model.heads.slot_scorer import evidence_size, lab
+from query3d.model.mrcosmo import MRCosmo
+from query3d.training.data.synthetic.colors import COLOR_NAMES, NAMED_COLORS
 from query3d.training.semantic.run import (
     Source,
     frozen_network,
@@ -25,39 +29,60 @@ from query3d.training.slot_scoring.cache import EvidenceCache, cache_queries
 from query3d.training.slot_scoring.fit import ScorerTraining, fit_slot_scorer
 from query3d.training.trainer.data import open_split
 
+REAL_KINDS = ("mosd", "mosd-generated", "osd")
+ALL_QUERIES = 1000
+
+
+def set_vocabulary(net: MRCosmo, names: list[str]) -> None:
+    """The words the scorer's evidence compares with: the checkpoint's class names, the
+    synthetic palette's colour words ("the red object"), and the colour prototypes
+    started at that palette's colours."""
+    table = name_embeddings(net, names)
+    scorer = net.slot_scorer
+    with torch.no_grad():
+        scorer.names.copy_(torch.stack([table[n] for n in names]))
+        colours = F.normalize(torch.cat([net.encode_text(f"the {c} object").pooled[:1]
+                                         for c in COLOR_NAMES]), dim=-1)
+        scorer.colour_names.copy_(colours)
+        anchors = torch.tensor([NAMED_COLORS[c] for c in COLOR_NAMES]) / 255.0
+        scorer.colour_prototypes.copy_(lab(anchors))
+        scorer.colour_log_width.fill_(math.log(0.01))
+
 
 def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              out: str | Path, settings: ScorerTraining,
                              cache_dir: str | Path = "runs/cache", queries_per_scene: int = 5,
-                             repeats: list[int] | None = None) -> dict[str, Any]:
+                             repeats: list[int] | None = None, members: int = 1
+                             ) -> dict[str, Any]:
     net, deployment = frozen_network(checkpoint, fresh=("slot_scorer",), semantic_head=True,
-                                     slot_scorer=True)
+                                     slot_scorer=True, slot_scorer_members=members)
     names = deployment.class_names
-    table = name_embeddings(net, names)
-    with torch.no_grad():
-        net.slot_scorer.names.copy_(torch.stack([table[n] for n in names]))
+    set_vocabulary(net, names)
     key = weights_key(net, "slot_scorer.mlp.")
     caches = []
     for s in sources:
-        size = evidence_size(net.cfg.dim, len(names))  # the evidence's layout, too
+        # a real split is a few scans: all of its queries (synthetic: queries_per_scene)
+        per_scene = ALL_QUERIES if s.kind in REAL_KINDS else queries_per_scene
+        size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES))  # the layout, too
         path = Path(cache_dir) / f"slots-{s.kind}-{Path(s.root).name}-{s.split}-" \
-                                 f"{queries_per_scene}-{key}-{size}.npz"
+                                 f"{per_scene}-{key}-{size}.npz"
         if path.is_file():
             caches.append(EvidenceCache.load(path))
             continue
         data = open_split(s.kind, s.root, s.split)
-        cache = cache_queries(net, deployment, data, queries_per_scene,
+        cache = cache_queries(net, deployment, data, per_scene,
                               desc=f"{s.kind} {s.split}")
         caches.append(cache)
         cache.save(path)
     reset_seeded(net.slot_scorer.mlp, settings.seed)
     fit_slot_scorer(net.slot_scorer, caches, settings, repeats)
-    info = {"steps": settings.steps, "seed": settings.seed,
+    info = {"steps": settings.steps, "seed": settings.seed, "members": members,
             "positive_iou": settings.positive_iou, "queries_per_scene": queries_per_scene,
             "queries": int(sum(c.num_queries for c in caches)),
-            "sources": [{"kind": s.kind, "root": s.root, "split": s.split} for s in sources]}
+            "sources": [{"kind": s.kind, "root": s.root, "split": s.split, "repeat": r}
+                        for s, r in zip(sources, repeats or [1] * len(sources))]}
     path = save_with_head(checkpoint, out, "slot_scorer", net.slot_scorer.state_dict(),
-                          {"slot_scorer": True}, {"slot_scorer": info},
+                          {"slot_scorer": True, "slot_scorer_members": members}, {"slot_scorer": info},
                           decision={"slot_score": "scorer", "score_threshold": 0.5})
     summary = {"checkpoint": str(path), **info,
                "final_loss": settings.history[-1]["loss"] if settings.history else None}

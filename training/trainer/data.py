@@ -65,9 +65,15 @@ def open_split(kind: str, root: str | Path, split: str, max_points: int = 0
         from query3d.training.data.readers.osd_refer import MOSD_QUERIES, OSDReferDataset
 
         return OSDReferDataset(root, MOSD_QUERIES, max_points=max_points, split=split)
+    if kind == "mosd-generated":  # the query sampler run on the mOSD scans' own objects
+        from query3d.training.data.readers.mosd_generated import generated_records
+        from query3d.training.data.readers.osd_refer import OSDReferDataset
+
+        return OSDReferDataset(root, generated_records(root, split), max_points=max_points,
+                               split=split)
+    known = SYNTHETIC_KINDS + REFER_KINDS + ("mosd", "mosd-generated")
     raise ValueError(f"data.kind {kind!r} cannot be trained on; choose one of "
-                     f"{', '.join(SYNTHETIC_KINDS + REFER_KINDS + ('mosd',))} (or osd for "
-                     "evaluation)")
+                     f"{', '.join(known)} (or osd for evaluation)")
 
 
 @dataclass

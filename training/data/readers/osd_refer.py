@@ -29,10 +29,12 @@ MOSD_OBJECTS = Path(__file__).with_name("mosd_objects.json")
 class OSDReferDataset(Sequence[Sample]):
     """``Sample``s of the OSD scans under ``root`` with the bundled (or given) queries."""
 
-    def __init__(self, root: str | Path, queries: str | Path = QUERIES,
+    def __init__(self, root: str | Path, queries: str | Path | list[dict] = QUERIES,
                  max_points: int = 0, split: str | None = None) -> None:
+        """``queries``: a JSON file of records, or the records."""
         self.root = Path(root)
-        self.records = json.loads(Path(queries).read_text())
+        self.records = queries if isinstance(queries, list) else \
+            json.loads(Path(queries).read_text())
         if split is not None:
             splits = sorted({r.get("split", "") for r in self.records})
             if split not in splits:

@@ -114,6 +114,13 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
               "surfaces to put things on"),
 }
 
+# Things real scans hold that the generator never builds: queries may name them (queries
+# generated on real scans, ``readers.mosd_generated``), no synthetic scene places one, and
+# they are not semantic classes of the synthetic data.
+WORD_ONLY: dict[str, Category] = {c.name: c for c in [
+    Category("tin", "tins", small.build_can, ALL, ("store",), stackable=True, scope=()),
+]}
+
 CLASS_NAMES: tuple[str, ...] = (*CATEGORIES, "floor", "wall")
 SEMANTIC_ID: dict[str, int] = {name: i for i, name in enumerate(CLASS_NAMES)}
 
@@ -141,7 +148,16 @@ def build_object(category: str, rng: np.random.Generator, color: str | None = No
     return ObjectModel(category, color, builder(rng, color))
 
 
+def category(name: str) -> Category:
+    """A category a query may name: one the generator builds, or a word-only one."""
+    found = CATEGORIES.get(name) or WORD_ONLY.get(name)
+    if found is None:
+        raise KeyError(f"unknown category {name!r}")
+    return found
+
+
 def categories_with_function(function: str) -> set[str]:
     if function not in FUNCTIONS:
         raise ValueError(f"unknown function {function!r}")
-    return {c.name for c in CATEGORIES.values() if function in c.functions}
+    return {c.name for c in (*CATEGORIES.values(), *WORD_ONLY.values())
+            if function in c.functions}

@@ -12,8 +12,10 @@ import numpy as np
 from query3d.training.data.synthetic.catalogue import (
     CATEGORIES,
     FUNCTIONS,
+    WORD_ONLY,
     categories_for,
     categories_with_function,
+    category,
 )
 from query3d.training.data.synthetic.queries.facts import FactObject, SceneFacts
 from query3d.training.data.synthetic.queries.program import (
@@ -108,7 +110,7 @@ def _superlative(facts: SceneFacts, rng, names: tuple[str, ...]) -> Proposal:
 
 
 def _instruction(facts: SceneFacts, rng) -> Proposal:
-    present = sorted({f for o in facts.visible for f in CATEGORIES[o.category].functions})
+    present = sorted({f for o in facts.visible for f in category(o.category).functions})
     f = _choice(rng, present)
     if f is None:
         return None
@@ -159,10 +161,10 @@ def _zero(facts: SceneFacts, rng) -> Proposal:
         desc = Descriptor(cat.name, _choice(rng, list(cat.colors)) if rng.random() < 0.4 else None)
     elif roll < 0.6 and facts.visible:
         t = _choice(rng, facts.visible)
-        desc = Descriptor(t.category, _choice(rng, list(CATEGORIES[t.category].colors)))
+        desc = Descriptor(t.category, _choice(rng, list(category(t.category).colors)))
     elif roll < 0.75:
-        present = {f for c in facts.all_categories if c in CATEGORIES
-                   for f in CATEGORIES[c].functions}
+        present = {f for c in facts.all_categories if c in CATEGORIES or c in WORD_ONLY
+                   for f in category(c).functions}
         absent = [f for f in FUNCTIONS if f not in present]
         desc = Descriptor(function=_choice(rng, absent)) if absent else None
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from query3d.training.data.synthetic.catalogue import CATEGORIES, FUNCTIONS
+from query3d.training.data.synthetic.catalogue import FUNCTIONS, category
 from query3d.training.data.synthetic.queries.program import Descriptor, Program
 
 REFER_FRAMES = (
@@ -70,7 +70,7 @@ def noun_phrase(desc: Descriptor, rng: np.random.Generator, plural: bool = False
     if desc.color is not None:
         words.append(desc.color)
     if desc.category is not None:
-        cat = CATEGORIES[desc.category]
+        cat = category(desc.category)
         words.append(cat.plural if plural else cat.name)
     else:
         noun = _pick(rng, GENERIC_NOUNS)
