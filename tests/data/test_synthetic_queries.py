@@ -114,6 +114,12 @@ def test_at_least_fifty_templates_and_faithful_wording(scene) -> None:
     assert "red" in plural and ("all" in plural or "every" in plural)
     instr = realise(Program(Descriptor(function="drink")), rng)
     assert "drink" in instr or "pour" in instr
+    left = {realise(Program(Descriptor("box", superlative="leftmost")), rng) for _ in range(30)}
+    assert any("leftmost box" in t for t in left) and any("box on the left" in t for t in left)
+    assert all(t.count("left") == 1 for t in left)  # one form, never both
+    hand = {realise(Program(Descriptor(function="store", superlative="rightmost")), rng)
+            for _ in range(30)}
+    assert all(t.count("right") == 1 for t in hand)
 
 
 def test_sampler_output_passes_its_own_checker(scene) -> None:

@@ -6,6 +6,7 @@ scorer training -> the source checkpoint written again with the scorer added and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -31,6 +32,15 @@ from query3d.training.trainer.data import open_split
 
 REAL_KINDS = ("mosd", "mosd-generated", "osd")
 ALL_QUERIES = 1000
+
+
+def queries_key(data: object) -> str:
+    """A short hash of a split's queries (generated ones change with the templates)."""
+    digest = hashlib.blake2b(digest_size=4)
+    for r in getattr(data, "records", []):
+        digest.update(repr((r.get("scene_id", r.get("scan")), r["description"],
+                            r["object_ids"])).encode())
+    return digest.hexdigest()
 
 
 def set_vocabulary(net: MRCosmo, names: list[str]) -> None:
@@ -64,12 +74,12 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
         # a real split is a few scans: all of its queries (synthetic: queries_per_scene)
         per_scene = ALL_QUERIES if s.kind in REAL_KINDS else queries_per_scene
         size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES))  # the layout, too
+        data = open_split(s.kind, s.root, s.split)
         path = Path(cache_dir) / f"slots-{s.kind}-{Path(s.root).name}-{s.split}-" \
-                                 f"{per_scene}-{key}-{size}.npz"
+                                 f"{per_scene}-{key}-{queries_key(data)}-{size}.npz"
         if path.is_file():
             caches.append(EvidenceCache.load(path))
             continue
-        data = open_split(s.kind, s.root, s.split)
         cache = cache_queries(net, deployment, data, per_scene,
                               desc=f"{s.kind} {s.split}")
         caches.append(cache)
@@ -82,7 +92,8 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
             "sources": [{"kind": s.kind, "root": s.root, "split": s.split, "repeat": r}
                         for s, r in zip(sources, repeats or [1] * len(sources))]}
     path = save_with_head(checkpoint, out, "slot_scorer", net.slot_scorer.state_dict(),
-                          {"slot_scorer": True, "slot_scorer_members": members}, {"slot_scorer": info},
+                          {"slot_scorer": True, "slot_scorer_members": members},
+                          {"slot_scorer": info},
                           decision={"slot_score": "scorer", "score_threshold": 0.5})
     summary = {"checkpoint": str(path), **info,
                "final_loss": settings.history[-1]["loss"] if settings.history else None}

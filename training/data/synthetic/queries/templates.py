@@ -46,6 +46,9 @@ ADJECTIVES = {"largest": ("largest", "biggest"), "smallest": ("smallest", "tinie
 POSTMODIFIERS = {
     "nearest": ("closest to the camera", "nearest to the camera", "nearest to the sensor"),
     "farthest": ("farthest from the camera", "furthest away from the camera"),
+    # "the box on the left" says leftmost as often as "the leftmost box" does
+    "leftmost": ("on the left", "furthest to the left"),
+    "rightmost": ("on the right", "furthest to the right"),
 }
 GENERIC_NOUNS = ("object", "thing", "item")
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four"}
@@ -62,10 +65,19 @@ def _pick(rng: np.random.Generator, options) -> str:
     return options[int(rng.integers(len(options)))]
 
 
+def _superlative_after(desc: Descriptor, rng: np.random.Generator) -> bool:
+    """Whether the superlative follows the noun ("the box on the left") rather than
+    precedes it ("the leftmost box"); a coin decides where both forms exist."""
+    if desc.superlative not in POSTMODIFIERS:
+        return False
+    return desc.superlative not in ADJECTIVES or rng.random() < 0.5
+
+
 def noun_phrase(desc: Descriptor, rng: np.random.Generator, plural: bool = False) -> str:
     """The phrase without a determiner: "biggest red mug left of the laptop"."""
     words = []
-    if desc.superlative in ADJECTIVES:
+    post = _superlative_after(desc, rng)
+    if desc.superlative in ADJECTIVES and not post:
         words.append(_pick(rng, ADJECTIVES[desc.superlative]))
     if desc.color is not None:
         words.append(desc.color)
@@ -75,7 +87,7 @@ def noun_phrase(desc: Descriptor, rng: np.random.Generator, plural: bool = False
     else:
         noun = _pick(rng, GENERIC_NOUNS)
         words.append(noun + "s" if plural else noun)
-    if desc.superlative in POSTMODIFIERS:
+    if post:
         words.append(_pick(rng, POSTMODIFIERS[desc.superlative]))
     if desc.relation is not None:
         anchors = ["the " + noun_phrase(a, rng) for a in desc.anchors]
@@ -110,9 +122,10 @@ def _instruction(program: Program, rng: np.random.Generator) -> str:
     extras = []
     if desc.color is not None:
         extras.append(f"the {desc.color} one")
-    if desc.superlative in ADJECTIVES:
+    post = _superlative_after(desc, rng)
+    if desc.superlative in ADJECTIVES and not post:
         extras.append(f"the {_pick(rng, ADJECTIVES[desc.superlative])} one")
-    if desc.superlative in POSTMODIFIERS:
+    if post:
         extras.append("the one " + _pick(rng, POSTMODIFIERS[desc.superlative]))
     if desc.relation is not None:
         anchors = ["the " + noun_phrase(a, rng) for a in desc.anchors]
