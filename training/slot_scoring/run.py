@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,6 @@ def set_vocabulary(net: MRCosmo, names: list[str]) -> None:
         scorer.colour_names.copy_(colours)
         anchors = torch.tensor([NAMED_COLORS[c] for c in COLOR_NAMES]) / 255.0
         scorer.colour_prototypes.copy_(lab(anchors))
-        scorer.colour_log_width.fill_(math.log(0.01))
 
 
 def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
@@ -69,11 +67,11 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     names = deployment.class_names
     set_vocabulary(net, names)
     key = weights_key(net, "slot_scorer.mlp.")
+    size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES))  # the layout, too
     caches = []
     for s in sources:
         # a real split is a few scans: all of its queries (synthetic: queries_per_scene)
         per_scene = ALL_QUERIES if s.kind in REAL_KINDS else queries_per_scene
-        size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES))  # the layout, too
         data = open_split(s.kind, s.root, s.split)
         path = Path(cache_dir) / f"slots-{s.kind}-{Path(s.root).name}-{s.split}-" \
                                  f"{per_scene}-{key}-{queries_key(data)}-{size}.npz"

@@ -24,7 +24,7 @@ import numpy as np
 
 from query3d.data.sample import ObjectBox, Scene
 from query3d.training.data.readers.osd_refer import MOSD_OBJECTS, MOSD_QUERIES
-from query3d.training.data.synthetic.catalogue import CATEGORIES, WORD_ONLY
+from query3d.training.data.synthetic.catalogue import is_query_category
 from query3d.training.data.synthetic.layout import footprints_overlap
 from query3d.training.data.synthetic.queries.facts import FactObject, SceneFacts
 from query3d.training.data.synthetic.queries.sampler import sample_queries
@@ -48,8 +48,7 @@ def scan_facts(scene: Scene, objects: dict[str, dict]) -> SceneFacts | None:
     """The scan's facts from its labelled objects (``None`` if one has no known
     category)."""
     named = {int(k): v for k, v in objects.items()}
-    if any(v["category"] not in CATEGORIES and v["category"] not in WORD_ONLY
-           for v in named.values()):
+    if not all(is_query_category(v["category"]) for v in named.values()):
         return None
     counts = dict(zip(*np.unique(scene.instance, return_counts=True)))
     boxes = [ObjectBox(o.object_id, named[o.object_id]["category"], o.center, o.size, 0.0,

@@ -148,12 +148,17 @@ def build_object(category: str, rng: np.random.Generator, color: str | None = No
     return ObjectModel(category, color, builder(rng, color))
 
 
+def is_query_category(name: str) -> bool:
+    """Whether a query may name ``name``: a category the generator builds, or a word-only
+    one."""
+    return name in CATEGORIES or name in WORD_ONLY
+
+
 def category(name: str) -> Category:
-    """A category a query may name: one the generator builds, or a word-only one."""
-    found = CATEGORIES.get(name) or WORD_ONLY.get(name)
-    if found is None:
+    """A category a query may name (``is_query_category``)."""
+    if not is_query_category(name):
         raise KeyError(f"unknown category {name!r}")
-    return found
+    return CATEGORIES.get(name) or WORD_ONLY[name]
 
 
 def categories_with_function(function: str) -> set[str]:

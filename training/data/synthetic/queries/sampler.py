@@ -10,12 +10,11 @@ import json
 import numpy as np
 
 from query3d.training.data.synthetic.catalogue import (
-    CATEGORIES,
     FUNCTIONS,
-    WORD_ONLY,
     categories_for,
     categories_with_function,
     category,
+    is_query_category,
 )
 from query3d.training.data.synthetic.queries.facts import FactObject, SceneFacts
 from query3d.training.data.synthetic.queries.program import (
@@ -163,7 +162,7 @@ def _zero(facts: SceneFacts, rng) -> Proposal:
         t = _choice(rng, facts.visible)
         desc = Descriptor(t.category, _choice(rng, list(category(t.category).colors)))
     elif roll < 0.75:
-        present = {f for c in facts.all_categories if c in CATEGORIES or c in WORD_ONLY
+        present = {f for c in facts.all_categories if is_query_category(c)
                    for f in category(c).functions}
         absent = [f for f in FUNCTIONS if f not in present]
         desc = Descriptor(function=_choice(rng, absent)) if absent else None
