@@ -133,9 +133,11 @@ def run_demo(out_dir: Path, checkpoint: str | None = None, scene_dir: Path = DEM
     env = ros_env(domain)
     procs = Processes(env, out_dir / "logs")
     # a recorded scene played on this machine: reliable delivery, so no 1 MB image is
-    # dropped by best-effort transport and every cloud gets its camera image
+    # dropped by best-effort transport and every cloud gets its camera image, and a run
+    # waits for that image longer than a live sensor's default (on a loaded machine the
+    # first image can trail its cloud by more than 0.5 s)
     params = {"checkpoint": checkpoint or str(demo_checkpoint()), "backend": backend,
-              "points_qos": "reliable", "image_qos": "reliable"}
+              "points_qos": "reliable", "image_qos": "reliable", "image_wait": 3.0}
     if scene.cameras:
         params["camera_to_cloud"] = matrix_to_pose(scene.cameras[0].T_world_cam)
     params.update(node_params or {})
