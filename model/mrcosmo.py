@@ -88,7 +88,9 @@ class MRCosmo(nn.Module):
         self.encoder = MultiScaleEncoder(d, cfg.heads, cfg.encoder_layers, len(cfg.voxel_scales),
                                          cfg.dropout)
         self.selection = LanguageGuidedSelection(d, cfg.heads, cfg.num_queries, cfg.dropout,
-                                                 text_matching=cfg.text_matching)
+                                                 text_matching=cfg.text_matching,
+                                                 spread=cfg.selection_spread,
+                                                 plain=cfg.selection_plain)
         self.decoder = QueryDecoder(d, cfg.heads, cfg.decoder_layers, cfg.dropout)
         self.detection = DetectionHead(d, cfg.num_classes, cfg.box_size_prior)
         self.memory = MemoryRecall(d, cfg.heads, cfg.memory_capacity, cfg.memory_tau,

@@ -60,6 +60,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--members", type=int, default=1, metavar="M",
                    help="slot-scorer: M MLPs from different seeds, logits averaged")
+    s.add_argument("--selection-spread", type=float, default=None, metavar="METRES",
+                   help="slot-scorer: set model.selection_spread (slots' seeds at least "
+                        "this far apart, greedy) in the written checkpoint and its evidence; "
+                        "default: the checkpoint's")
+    s.add_argument("--selection-plain", type=int, default=None, metavar="N",
+                   help="slot-scorer: with a spread, the first N slots still plain top-k "
+                        "(model.selection_plain); default: the checkpoint's")
     s.add_argument("--no-images", action="store_true",
                    help="names only: the head ignores the image features (ablation)")
     s.add_argument("--cache", default="runs/cache", metavar="DIR",
@@ -116,7 +123,8 @@ def _run_head(args: argparse.Namespace) -> int:
         summary = run_slot_scorer_training(
             args.source_checkpoint, sources, args.out,
             ScorerTraining(steps=args.steps, seed=args.seed), args.cache,
-            args.queries_per_scene, _repeats(args.repeat, sources), args.members)
+            args.queries_per_scene, _repeats(args.repeat, sources), args.members,
+            args.selection_spread, args.selection_plain)
         print(f"slot scorer: {summary['steps']} steps on {summary['queries']} queries, "
               f"final loss {summary['final_loss']:.3f}; wrote {summary['checkpoint']} "
               "(decision.slot_score: scorer; calibrate decision.score_threshold with "

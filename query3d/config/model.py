@@ -65,11 +65,23 @@ class ModelConfig:
     slot_scorer_members: int = 1  # MLPs of different seeds whose logits are averaged
     # candidates' relevance also from a direct match with the pooled sentence
     text_matching: bool = False
+    # metres: each slot's seed passes over candidates this close to an earlier slot's
+    # (0 = plain top-k); spreads the slots over the objects a sentence could mean
+    selection_spread: float = 0.0
+    selection_plain: int = 0  # with a spread: the first slots still plain top-k
     dropout: float = 0.0
     # --- network assembly and heads ---
     arch: str = "mrcosmo"  # MODEL_REGISTRY name (query3d.model.mrcosmo)
     box_size_prior: float = 0.2  # metres: box size a fresh detection slot starts from
     mask_box_softness: float = 0.01  # metres: edge width of the soft "inside box" test
+
+    def __post_init__(self) -> None:
+        if self.selection_spread < 0:
+            raise ValueError(f"selection_spread must be >= 0 metres, got "
+                             f"{self.selection_spread}")
+        if not 0 <= self.selection_plain <= self.num_queries:
+            raise ValueError(f"selection_plain must be in [0, num_queries], got "
+                             f"{self.selection_plain}")
 
 
 @dataclass
@@ -106,7 +118,6 @@ class LossConfig:
     match_cost_box: float = 5.0
     match_cost_mask: float = 2.0
     match_cost_dice: float = 2.0
-
 
     def __post_init__(self) -> None:
         if self.referred_assignment not in REFERRED_ASSIGNMENTS:

@@ -160,3 +160,32 @@ def test_slot_scorer_training_adds_a_scorer_that_serves(trained: dict) -> None:
     with torch.inference_mode():
         raw = segmenter.net(frame, segmenter.text_encoder(sample.query.text))
     assert not torch.equal(raw["slot_logit"], raw["ref_logit"])
+
+
+def test_slot_scorer_training_can_spread_the_slots(trained: dict) -> None:
+    out, cache = trained["root"] / "spread.pt", trained["root"] / "cache"
+    before = set(cache.glob("slots-*")) if cache.is_dir() else set()
+    code = main(["train", "--task", "slot-scorer", "--from", str(DEMO_CHECKPOINT),
+                 "--data", str(trained["data"]), "--steps", "10", "--queries-per-scene", "1",
+                 "--selection-spread", "0.07", "--cache", str(cache), "--out", str(out)])
+    assert code == 0
+    cfg, state = load_checkpoint(out)
+    assert cfg.model.selection_spread == 0.07
+    assert state["extra"]["slot_scorer"]["selection_spread"] == 0.07
+    made = set(cache.glob("slots-*")) - before  # other slots: evidence stored anew
+    assert made and all("spread0.07" in p.name for p in made)
+    segmenter = Segmenter(out, backend="torch")
+    assert segmenter.net.selection.spread == 0.07
+    sample = SyntheticDataset(trained["data"], "val")[0]
+    from query3d.model.preprocess import prepare_frame
+
+    frame = prepare_frame(sample.scene.points[:3000], sample.scene.colors[:3000],
+                          segmenter.model_cfg)
+    seen = []
+    hook = segmenter.net.selection.register_forward_hook(lambda m, i, o: seen.append(o))
+    with torch.inference_mode():
+        segmenter.net(frame, segmenter.text_encoder(sample.query.text))
+    hook.remove()
+    first = seen[0].anchors[:4]  # the first picks lie at least the spread apart
+    gaps = torch.cdist(first, first)[torch.triu_indices(4, 4, 1).unbind()]
+    assert gaps.min() >= 0.07

@@ -60,13 +60,25 @@ def set_vocabulary(net: MRCosmo, names: list[str]) -> None:
 def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              out: str | Path, settings: ScorerTraining,
                              cache_dir: str | Path = "runs/cache", queries_per_scene: int = 5,
-                             repeats: list[int] | None = None, members: int = 1
-                             ) -> dict[str, Any]:
+                             repeats: list[int] | None = None, members: int = 1,
+                             selection_spread: float | None = None,
+                             selection_plain: int | None = None) -> dict[str, Any]:
+    """``selection_spread`` (metres) and ``selection_plain`` change which slots the frozen
+    network proposes (``model.selection_*``): the evidence, the scorer and the written
+    checkpoint all use them; None keeps the checkpoint's."""
+    flags: dict[str, Any] = {"slot_scorer": True, "slot_scorer_members": members}
+    if selection_spread is not None:
+        flags["selection_spread"] = selection_spread
+    if selection_plain is not None:
+        flags["selection_plain"] = selection_plain
     net, deployment = frozen_network(checkpoint, fresh=("slot_scorer",), semantic_head=True,
-                                     slot_scorer=True, slot_scorer_members=members)
+                                     **flags)
     names = deployment.class_names
     set_vocabulary(net, names)
     key = weights_key(net, "slot_scorer.mlp.")
+    spread, plain = deployment.model.selection_spread, deployment.model.selection_plain
+    if spread > 0:  # other slots, other evidence (top-k caches keep their names)
+        key += f"-spread{spread:g}" + (f"-plain{plain}" if plain else "")
     size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES))  # the layout, too
     caches = []
     for s in sources:
@@ -85,12 +97,13 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     reset_seeded(net.slot_scorer.mlp, settings.seed)
     fit_slot_scorer(net.slot_scorer, caches, settings, repeats)
     info = {"steps": settings.steps, "seed": settings.seed, "members": members,
+            "selection_spread": spread, "selection_plain": plain,
             "positive_iou": settings.positive_iou, "queries_per_scene": queries_per_scene,
             "queries": int(sum(c.num_queries for c in caches)),
             "sources": [{"kind": s.kind, "root": s.root, "split": s.split, "repeat": r}
                         for s, r in zip(sources, repeats or [1] * len(sources))]}
     path = save_with_head(checkpoint, out, "slot_scorer", net.slot_scorer.state_dict(),
-                          {"slot_scorer": True, "slot_scorer_members": members},
+                          {**flags, "selection_spread": spread, "selection_plain": plain},
                           {"slot_scorer": info},
                           decision={"slot_score": "scorer", "score_threshold": 0.5})
     summary = {"checkpoint": str(path), **info,
