@@ -1,7 +1,7 @@
 """Queries generated on real scans: the synthetic query sampler run on a scan's own
 objects.
 
-The written mOSD queries are few (343 on the 34 train scans), while the parts trained on
+The written mOSD queries are few (497 on the 34 train scans), while the parts trained on
 stored evidence (the slot scorer) need many real examples of every kind: colour as a
 Kinect renders it, positions, relations, superlatives. Each train scan's objects are
 known (their points, and the category and colour written in ``mosd_objects.json`` by

@@ -1,7 +1,7 @@
 """Referring queries on the real OSD Kinect scans: the project's sim-to-real check.
 
 The 20 queries in ``osd_queries.json`` were written by looking at the eight
-``osd-learn`` scans; the 403 in ``mosd_queries.json`` by looking at all 45 mOSD learn
+``osd-learn`` scans; the 557 in ``mosd_queries.json`` by looking at all 45 mOSD learn
 scans (every kind: colour, size, shape, position, relation, instruction, multi- and
 zero-target), split by scan into ``train`` (34 scans) and ``val`` (11 scans). Ids are the
 reader's instance ids, ``label // 10``. Scans are levelled into the z-up table frame with
