@@ -103,7 +103,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
             "sources": [{"kind": s.kind, "root": s.root, "split": s.split, "repeat": r}
                         for s, r in zip(sources, repeats or [1] * len(sources))]}
     path = save_with_head(checkpoint, out, "slot_scorer", net.slot_scorer.state_dict(),
-                          {**flags, "selection_spread": spread, "selection_plain": plain},
+                          flags,  # unset selection_* stay the checkpoint's
                           {"slot_scorer": info},
                           decision={"slot_score": "scorer", "score_threshold": 0.5})
     summary = {"checkpoint": str(path), **info,
