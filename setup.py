@@ -36,6 +36,7 @@ CORE = [
     "python-neo-lzf>=0.3",  # LZF of binary_compressed PCD (module lzf)
     "shapely>=2.0",
     "scikit-learn>=1.4",  # superpoints: Ward clustering on a kNN graph of voxels
+    "numba>=0.59",  # superpoints: scikit-learn's Ward merge loop, compiled
     "kornia>=0.7",  # the slot scorer's colour evidence: RGB -> CIE Lab inside the graph
 ]
 ROS = [

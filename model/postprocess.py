@@ -50,8 +50,9 @@ def decode(
     referred-to probability, or that times the slot's text relevance) become targets.
 
     Slots are taken by decreasing score; a slot whose point mask (probability >
-    ``mask_threshold``) is empty, or overlaps an already kept target by IoU >
-    ``dedup_iou``, is dropped: several slots may lock onto one object. No fired slot means
+    ``mask_threshold``) is empty or lies more than ``dedup_overlap`` inside the targets
+    already kept is dropped: several slots may lock onto one object, or onto a part of it
+    (IoU misses those: a part's IoU with its whole is small). No fired slot means
     ``no_target``. Boxes go back to the cloud's frame by adding the frame's origin.
     """
     missing = [k for k in REQUIRED if k not in raw]
@@ -76,18 +77,10 @@ def decode(
                          f"({scores.shape[0]}, {n}) for {n} points")
     centers, sizes = _numpy(raw["box_center"]), _numpy(raw["box_size"])
     yaws, classes = _numpy(raw["box_yaw"]), _numpy(raw["class_logits"]).argmax(-1)
-    kept: list[np.ndarray] = []
+    fired = [k for k in np.argsort(-scores, kind="stable") if scores[k] > cfg.score_threshold]
     targets: list[TargetResult] = []
-    for k in np.argsort(-scores, kind="stable"):
-        if scores[k] <= cfg.score_threshold:
-            break
-        prob = _sigmoid(mask_logits[k].astype(np.float64))
+    for k, prob in _distinct_slots(fired, mask_logits, cfg):
         index = np.flatnonzero(prob > cfg.mask_threshold).astype(np.int64)
-        if index.size == 0:
-            continue
-        if any(_iou(index, other) > cfg.dedup_iou for other in kept):
-            continue
-        kept.append(index)
         label = class_names[int(classes[k])] if int(classes[k]) < len(class_names) else ""
         center, size, yaw = centers[k].astype(np.float64), sizes[k].astype(np.float64), \
             float(yaws[k])
@@ -107,6 +100,21 @@ def decode(
     return QueryResult(text=text, num_points=n, targets=targets)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    inter = np.intersect1d(a, b, assume_unique=True).size
-    return inter / float(a.size + b.size - inter)
+def _distinct_slots(fired: Sequence[int], mask_logits: np.ndarray, cfg: DecisionConfig
+                    ) -> list[tuple[int, np.ndarray]]:
+    """(slot, point probabilities) of the fired slots that found an object of their own,
+    best first. A slot whose mask lies more than ``dedup_overlap`` inside the targets
+    kept so far found one of them again, or a part of it: dropped, with its points outside
+    them (merging those in instead measured worse: they are mostly wrong). The price: a
+    second object that an earlier answer spills onto can be dropped with it, so a checkpoint
+    whose masks spill may want a higher ``dedup_overlap`` (checkpoints/README.md, step 6)."""
+    claimed = np.zeros(mask_logits.shape[1], dtype=bool)
+    kept: list[tuple[int, np.ndarray]] = []
+    for k in fired:
+        prob = _sigmoid(mask_logits[k].astype(np.float64))
+        inside = prob > cfg.mask_threshold
+        if not inside.any() or claimed[inside].mean() > cfg.dedup_overlap:
+            continue
+        claimed |= inside
+        kept.append((k, prob))
+    return kept

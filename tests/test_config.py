@@ -81,6 +81,18 @@ def test_sections_per_concern_and_the_legacy_flat_layout_upgrades() -> None:
     assert config_from_dict(to_dict(cfg)) == cfg  # today's layout passes through unchanged
 
 
+def test_a_saved_dedup_iou_becomes_dedup_overlap() -> None:
+    """Checkpoints from before duplicates were told by overlap keep their setting."""
+    saved = to_dict(load_config("small"))
+    saved["decision"].pop("dedup_overlap")
+    saved["decision"]["dedup_iou"] = 0.3
+    assert config_from_dict(saved).decision.dedup_overlap == 0.3
+    flat = to_dict(load_config("small"))
+    flat["decision"].pop("dedup_overlap")
+    flat["model"]["dedup_iou"] = 0.4  # the flat layout, older still
+    assert config_from_dict(flat).decision.dedup_overlap == 0.4
+
+
 def test_a_yaml_in_the_flat_layout_is_told_where_each_key_went(tmp_path: Path) -> None:
     old = tmp_path / "old.yaml"
     old.write_text("base: small\nmodel:\n  loss_gamma: 0.25\n  score_threshold: 0.3\n"

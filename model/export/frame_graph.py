@@ -88,6 +88,13 @@ def graph_inputs(frame: FrameInputs, text: TextFeatures, num_seeds: int) -> dict
     return tensors
 
 
+def split_named(named: dict[str, torch.Tensor]) -> tuple[FrameInputs, TextFeatures]:
+    """Named graph inputs -> (frame, text); ``named`` keeps neither."""
+    text = TextFeatures(tokens=named.pop("text_tokens"), mask=named.pop("text_mask"),
+                        pooled=named.pop("text_pooled"))
+    return FrameInputs.from_dict(named), text
+
+
 class NewestEncoding:
     """The text-free encoders' output (``encode_frame``) of the newest frame, keyed by the
     cloud's fingerprint. One instance serves the torch graph's commands and the semantic
@@ -116,13 +123,7 @@ class FrameGraph(nn.Module):
         self.encodings = encodings if encodings is not None else NewestEncoding()
 
     def _split(self, tensors: Sequence[torch.Tensor]) -> tuple[FrameInputs, TextFeatures]:
-        named = dict(zip(self.input_names, tensors))
-        text = TextFeatures(
-            tokens=named.pop("text_tokens"),
-            mask=named.pop("text_mask"),
-            pooled=named.pop("text_pooled"),
-        )
-        return FrameInputs.from_dict(named), text
+        return split_named(dict(zip(self.input_names, tensors)))
 
     def forward(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         frame, text = self._split(tensors)

@@ -11,11 +11,13 @@ import torch
 from scipy.spatial import cKDTree
 
 
-def _drop_self(candidates: torch.Tensor, k: int) -> torch.Tensor:
+def drop_self(candidates: torch.Tensor, k: int) -> torch.Tensor:
     """Remove each row's own index from k + 1 candidates (or the farthest when the point
     itself was not returned, which happens with exact duplicates)."""
     n = candidates.shape[0]
     own = torch.arange(n, device=candidates.device).unsqueeze(1)
+    if bool((candidates[:, 0:1] == own).all()):  # each point its own nearest: the usual case
+        return candidates[:, 1:k + 1].contiguous()
     keep = candidates != own
     self_missing = keep.all(dim=1)
     keep[self_missing, -1] = False
@@ -54,7 +56,7 @@ def knn_indices(xyz: torch.Tensor, k: int, backend: str = "auto", chunk: int = 4
             unsorted = np.empty_like(idx)
             unsorted[order] = order[idx]
             idx = unsorted
-        found = _drop_self(torch.from_numpy(idx).to(xyz.device), available)
+        found = drop_self(torch.from_numpy(idx).to(xyz.device), available)
     else:
         found = _knn_torch(xyz, available, chunk)
     if available < k:
@@ -72,4 +74,4 @@ def _knn_torch(xyz: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
         idx = dist.topk(k + 1, dim=1, largest=False, sorted=True).indices
         rows.append(idx)
     candidates = torch.cat(rows, dim=0)
-    return _drop_self(candidates, k)
+    return drop_self(candidates, k)

@@ -3,25 +3,25 @@ boundaries (HCF-RES Eq. 1; the superpoints of 3D-STMN, MDIN and IPDN).
 
 Computed once per cloud outside the graph, on the finest voxels (a few thousand rows, not
 every point): each voxel is described by its centre, mean colour and surface normal, and
-scikit-learn's Ward agglomerative clustering, constrained to a k-nearest-neighbour graph of
-the voxels, merges them until ``voxels / voxels_per_superpoint`` segments remain. Ward
-merges the pair that least increases the within-segment variance, so a segment stays
-compact in space, colour and orientation, and the kNN constraint keeps it connected: it
-does not jump between two touching objects of different colour or facing.
+Ward agglomerative clustering (scikit-learn's, compiled: ``ward.py``), constrained to a
+k-nearest-neighbour graph of the voxels, merges them until ``voxels /
+voxels_per_superpoint`` segments remain. Ward merges the pair that least increases the
+within-segment variance, so a segment stays compact in space, colour and orientation, and
+the kNN constraint keeps it connected: it does not jump between two touching objects of
+different colour or facing.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
-from sklearn.cluster import AgglomerativeClustering
 from sklearn.neighbors import kneighbors_graph
 
 from .voxels import voxel_members
+from .ward import ward_labels
 
 
 def voxel_normals(centers: np.ndarray, k: int) -> np.ndarray:
@@ -51,11 +51,7 @@ def segment_voxels(centers: np.ndarray, colours: np.ndarray, voxels_per_superpoi
     features = np.concatenate([centers / position_scale, colours / colour_scale,
                                voxel_normals(centers, k + 1) / normal_scale], axis=1)
     graph = kneighbors_graph(centers, k, include_self=False)
-    with warnings.catch_warnings():  # separate clusters (objects apart): joined, as intended
-        warnings.simplefilter("ignore", UserWarning)
-        labels = AgglomerativeClustering(n_clusters=count, connectivity=graph,
-                                         linkage="ward").fit_predict(features)
-    return labels.astype(np.int64)
+    return ward_labels(features, graph, count).astype(np.int64)
 
 
 def compute_superpoints(rgb: torch.Tensor, point2voxel: torch.Tensor, voxel_center: torch.Tensor,

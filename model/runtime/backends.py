@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
 
+from query3d.config import RuntimeConfig
 from query3d.model.export.errors import BackendUnavailable
+from query3d.model.export.split_graph import encoder_beside
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,32 @@ class OnnxRuntimeBackend(Backend):
         return {n: torch.from_numpy(a) for n, a in zip(self.output_names, outputs)}
 
 
+class SplitOnnxRuntimeBackend(Backend):
+    """The encoder and text graphs (``export.split_graph``) in two ONNX Runtime sessions:
+    the encoder runs once per cloud (``frame_key``), its outputs kept for the commands that
+    follow on the same cloud."""
+
+    name = "onnxruntime"
+
+    def __init__(self, encoder_path: str | Path, text_path: str | Path, threads: int = 0,
+                 use_cuda: bool = True) -> None:
+        self.encoder = OnnxRuntimeBackend(encoder_path, threads, use_cuda)
+        self.text = OnnxRuntimeBackend(text_path, threads, use_cuda)
+        self.providers = self.text.providers
+        self.input_names = [n for n in self.text.input_names if not n.startswith("enc_")]
+        self.output_names = self.text.output_names
+        self._encoded: tuple[str | None, dict[str, torch.Tensor]] | None = None
+        self.encoder_runs = 0  # how often a cloud was encoded (tests, diagnostics)
+
+    def run(self, inputs: Mapping[str, torch.Tensor], frame_key: str | None = None
+            ) -> dict[str, torch.Tensor]:
+        cached = self._encoded
+        if frame_key is None or cached is None or cached[0] != frame_key:
+            cached = self._encoded = (frame_key, self.encoder.run(inputs))
+            self.encoder_runs += 1
+        return self.text.run({**inputs, **cached[1]})
+
+
 class TensorRTBackend(Backend):
     """A cached TensorRT engine built from the ONNX file; outputs copied back to the CPU."""
 
@@ -168,3 +196,16 @@ def select_backend(requested: str = "auto") -> str:
         return "tensorrt"
     log.info("backend auto: tensorrt unavailable (%s); using onnxruntime", reason)
     return "onnxruntime"
+
+
+def graph_backend(name: str, path: Path, runtime: RuntimeConfig,
+                  profile: Callable[[], Mapping[str, tuple[int, int, int]]]) -> Backend:
+    """The ``name`` backend on the exported graph at ``path``; ``profile`` gives the
+    TensorRT optimisation profile (asked only for TensorRT)."""
+    if name == "onnxruntime":
+        encoder = encoder_beside(path)
+        if encoder is not None:  # a split graph: its encoder runs once per cloud
+            return SplitOnnxRuntimeBackend(encoder, path, runtime.intra_op_threads)
+        return OnnxRuntimeBackend(path, threads=runtime.intra_op_threads)
+    return TensorRTBackend(path, runtime.engine_cache_dir, runtime.trt_precision, profile(),
+                           runtime.trt_workspace_mb)

@@ -6,7 +6,9 @@ first (about a minute per graph on 2 CPU cores). ``GraphExporter`` does that in 
 process at low priority (``torch.export`` traces with process-wide state, so tracing
 beside a serving thread in the same process breaks both); until a graph is ready the
 ``Segmenter`` runs the same weights with torch, and switches over when it is.
-``query3d export`` writes the graphs ahead of time.
+``query3d export`` writes the graphs ahead of time. For onnxruntime the graph is exported
+in two parts (``split``: ``export.split_graph``), so a second command on a cloud reruns
+only the text-dependent part; TensorRT takes the whole graph.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 import torch
 
 from query3d.model.export.onnx_export import FORMAT_VERSION
+from query3d.model.export.split_graph import split_paths
 
 log = logging.getLogger(__name__)
 GRAPH_FILES = {False: "frame.onnx", True: "frame_images.onnx"}
@@ -62,21 +65,30 @@ class GraphExporter:
     background; ``on_ready(with_images, path)`` runs when one is written."""
 
     def __init__(self, checkpoint: Path, key: str, cache_dir: str | Path,
-                 on_ready: Callable[[bool, Path], None], timeout_s: float = 3600.0) -> None:
-        self.checkpoint, self.timeout_s = Path(checkpoint), timeout_s
+                 on_ready: Callable[[bool, Path], None], timeout_s: float = 3600.0,
+                 split: bool = False) -> None:
+        self.checkpoint, self.timeout_s, self.split = Path(checkpoint), timeout_s, split
         self.folder = Path(cache_dir).expanduser()
         self.key, self.on_ready = key, on_ready
         self._threads: dict[bool, threading.Thread] = {}
         self._lock = threading.Lock()
         self.errors: dict[bool, BaseException] = {}
 
-    def path(self, with_images: bool) -> Path:
+    def _whole(self, with_images: bool) -> Path:
         return self.folder / (f"{self.key}-{graph_code_key()}-v{FORMAT_VERSION}-"
                               f"{GRAPH_FILES[with_images]}")
 
+    def _files(self, whole: Path) -> list[Path]:
+        return list(split_paths(whole)) if self.split else [whole]
+
+    def path(self, with_images: bool) -> Path:
+        """The graph a backend loads: the whole graph, or the text part of a split one
+        (its encoder lies beside it, ``split_paths``)."""
+        return self._files(self._whole(with_images))[-1]
+
     def cached(self, with_images: bool) -> Path | None:
-        path = self.path(with_images)
-        return path if path.is_file() else None
+        done = all(f.is_file() for f in self._files(self._whole(with_images)))
+        return self.path(with_images) if done else None
 
     def start(self, with_images: bool) -> None:
         """Begin exporting this graph unless it is cached, running or failed already."""
@@ -98,25 +110,28 @@ class GraphExporter:
         return self.cached(with_images)
 
     def _export(self, with_images: bool) -> None:
-        path = self.path(with_images)
+        whole = self._whole(with_images)
         try:
-            if not path.is_file():
+            if self.cached(with_images) is None:
                 log.info("exporting the %s graph to %s in the background (once per "
                          "checkpoint); torch serves meanwhile",
-                         "camera" if with_images else "points-only", path)
-                # a private file name, renamed into place: a reader never sees half a graph
+                         "camera" if with_images else "points-only", whole)
+                # private file names, renamed into place: a reader never sees half a graph
                 self.folder.mkdir(parents=True, exist_ok=True)
-                partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+                partial = whole.with_name(f".{whole.stem}.{os.getpid()}.partial.onnx")
                 command = [sys.executable, "-m", __name__, str(self.checkpoint), str(partial),
-                           "--parent", str(os.getpid()), *(["--images"] if with_images else [])]
+                           "--parent", str(os.getpid()), *(["--images"] if with_images else []),
+                           *(["--split"] if self.split else [])]
                 done = subprocess.run(command, capture_output=True, text=True,
                                       timeout=self.timeout_s)
-                if done.returncode != 0 or not partial.is_file():
+                written = self._files(partial)
+                if done.returncode != 0 or not all(f.is_file() for f in written):
                     tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
                     raise RuntimeError(f"export process exited {done.returncode}: "
                                        + " | ".join(tail))
-                partial.replace(path)
-            self.on_ready(with_images, path)
+                for source, target in zip(written, self._files(whole)):
+                    source.replace(target)
+            self.on_ready(with_images, self.path(with_images))
         except Exception as exc:  # reported by the Segmenter; torch keeps serving
             self.errors[with_images] = exc
             log.warning("export of the %s graph failed, torch keeps serving: %s",
@@ -137,19 +152,22 @@ def _export_main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--images", action="store_true", help="the camera-image graph")
     parser.add_argument("--parent", type=int, default=0, help="exit when this process ends")
+    parser.add_argument("--split", action="store_true",
+                        help="the encoder and text graphs (split_paths(out)) instead")
     args = parser.parse_args(argv)
     if args.parent:
         threading.Thread(target=_exit_with_parent, args=(args.parent,), daemon=True).start()
     os.nice(10)  # the serving process comes first
     torch.set_num_threads(1)
     from query3d.model.export.frame_graph import export_frame_graph
+    from query3d.model.export.split_graph import export_split_graphs
     from query3d.model.mrcosmo import EXPORT_OUTPUTS
     from query3d.model.runtime.segmenter import Segmenter
 
     seg = Segmenter(args.checkpoint, backend="torch")
     with_images = args.images
-    export_frame_graph(seg.net, seg.deployment, seg.example(with_images), args.out,
-                       EXPORT_OUTPUTS)
+    export = export_split_graphs if args.split else export_frame_graph
+    export(seg.net, seg.deployment, seg.example(with_images), args.out, EXPORT_OUTPUTS)
     return 0
 
 

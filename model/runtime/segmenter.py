@@ -41,13 +41,7 @@ from query3d.model.mrcosmo import EXPORT_OUTPUTS, build_model
 from query3d.model.output import QueryResult, SemanticResult
 from query3d.model.postprocess import decode
 from query3d.model.preprocess import finite_points, prepare_frame
-from query3d.model.runtime.backends import (
-    Backend,
-    OnnxRuntimeBackend,
-    TensorRTBackend,
-    TorchBackend,
-    select_backend,
-)
+from query3d.model.runtime.backends import Backend, TorchBackend, graph_backend, select_backend
 from query3d.model.runtime.density import nearest_seen, network_subset, propagate_targets
 from query3d.model.runtime.graphs import GRAPH_FILES, GraphExporter, weights_key
 from query3d.model.runtime.labeller import SemanticLabeller
@@ -91,12 +85,14 @@ class Segmenter:
         self._lock = threading.Lock()  # the exporter thread installs graphs as they finish
         self._compute = threading.Lock()  # one frame / network run at a time
         self._last_frame: tuple[str, Any] | None = None  # (cloud fingerprint, its frame)
+        self._last_nearest: tuple[str, np.ndarray] | None = None
         self._encodings = NewestEncoding()  # its encoders' output, for commands and labels
         self.exporter: GraphExporter | None = None
         self.labeller: SemanticLabeller | None = None
         if self.net is not None and self.backend_name != "torch":
             self.exporter = GraphExporter(self.source, self._weights_key,
-                                          self.runtime.onnx_cache_dir, self._graph_ready)
+                                          self.runtime.onnx_cache_dir, self._graph_ready,
+                                          split=self.backend_name == "onnxruntime")
 
     # ------------------------------------------------------------------ loading
     def _load_checkpoint(self, path: Path) -> None:
@@ -202,12 +198,8 @@ class Segmenter:
         return TorchBackend(graph, names, EXPORT_OUTPUTS)
 
     def _graph_backend(self, path: Path, with_images: bool) -> Backend:
-        runtime = self.runtime
-        if self.backend_name == "onnxruntime":
-            return OnnxRuntimeBackend(path, threads=runtime.intra_op_threads)
-        return TensorRTBackend(path, runtime.engine_cache_dir, runtime.trt_precision,
-                               tensorrt_profile(self.model_cfg, runtime, with_images),
-                               runtime.trt_workspace_mb)
+        return graph_backend(self.backend_name, path, self.runtime,
+                             lambda: tensorrt_profile(self.model_cfg, self.runtime, with_images))
 
     def _graph_ready(self, with_images: bool, path: Path) -> None:
         """Exporter thread: load the finished graph and swap it in for torch."""
@@ -255,6 +247,15 @@ class Segmenter:
         frame = prepare_frame(points, colors, self.model_cfg, images=images, cameras=cameras)
         self._last_frame = (key, frame)  # the newest cloud only: bounded memory
         return key, frame
+
+    def _nearest(self, net_points: Any, kept_points: Any) -> np.ndarray:
+        """``nearest_seen``, searched once per cloud (the newest one is kept)."""
+        key = _fingerprint(net_points, kept_points)
+        last = self._last_nearest
+        if last is None or last[0] != key:
+            last = self._last_nearest = (key, nearest_seen(_numpy(net_points),
+                                                           _numpy(kept_points)))
+        return last[1]
 
     def _network_cloud(self, points: Any, colors: Any) -> tuple[Any, ...] | None:
         """The point policy of every query: (finite points, their input rows, the points
@@ -305,7 +306,7 @@ class Segmenter:
                                                       seen_penalty).max(dim=-1)
         label_np, best_np = label.numpy(), best.numpy().astype(np.float32)
         if subset is not None:
-            nearest = nearest_seen(_numpy(net_points), _numpy(kept_points))
+            nearest = self._nearest(net_points, kept_points)
             label_np, best_np = label_np[nearest], best_np[nearest]
         labels[kept], scores[kept] = label_np, best_np
         t_end = time.perf_counter()
@@ -348,8 +349,8 @@ class Segmenter:
         overrides = {k: v for k, v in overrides.items() if v is not None}
         decision = dataclasses.replace(self.decision, **overrides)
         result = decode(outputs, frame, decision, text, self.class_names)
-        if subset is not None:
-            propagate_targets(result.targets, _numpy(net_points), _numpy(kept_points))
+        if subset is not None and result.targets:
+            propagate_targets(result.targets, self._nearest(net_points, kept_points))
         targets = [t for t in result.targets if len(t.point_indices) >= min_target_points]
         for new_id, target in enumerate(targets):
             target.target_id = new_id

@@ -224,6 +224,9 @@ def upgrade_config_dict(data: dict[str, Any]) -> dict[str, Any]:
                 augment[key] = data_section.pop(key)
         data_section["augment"] = augment
     out.get("runtime", {}).pop("max_points", None)  # the Segmenter owns the point policy
+    decision = out.get("decision", {})
+    if "dedup_iou" in decision:  # duplicates are now told by overlap, not IoU
+        decision.setdefault("dedup_overlap", decision.pop("dedup_iou"))
     return out
 
 

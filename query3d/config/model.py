@@ -108,7 +108,7 @@ class LossConfig:
     # a target with IoU >= referred_iou). Several slots lock onto one object (superpoints of
     # it), and one-to-one matching then calls all but one arbitrary duplicate "not
     # referred": the scores stayed at their prior (~0.1 loss) through 1900 CPU steps.
-    # Inference keeps one slot per object anyway (decision.dedup_iou).
+    # Inference keeps one slot per object anyway (decision.dedup_overlap).
     referred_assignment: str = "hungarian"
     referred_iou: float = 0.5
     sce_log_zero: float = -4.0  # log(0) clamp of the reverse CE in Eq. 14
@@ -137,7 +137,9 @@ class DecisionConfig:
 
     score_threshold: float = 0.5  # a detection slot fires above this referred probability
     mask_threshold: float = 0.5  # point mask probability that counts as "in the mask"
-    dedup_iou: float = 0.5  # fired slots whose masks overlap more than this are one target
+    # a fired slot whose mask lies more than this share inside targets already kept is
+    # a duplicate (the same object, or a part of it) and dropped
+    dedup_overlap: float = 0.3
     # a slot's score: "referred" (the detection head's probability) or
     # "referred_x_relevance" (times the mean text relevance of the candidates its mask
     # covers: the language-guided selection's scores, trained per candidate) or "scorer"
@@ -148,6 +150,10 @@ class DecisionConfig:
     box_from_mask: bool = True
 
     def __post_init__(self) -> None:
+        for name in ("score_threshold", "mask_threshold", "dedup_overlap"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"decision.{name} must be in [0, 1], got {value}")
         if self.slot_score not in SLOT_SCORES:
             raise ValueError(f"slot_score must be one of {SLOT_SCORES}, got "
                              f"{self.slot_score!r}")

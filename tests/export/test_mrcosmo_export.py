@@ -20,8 +20,9 @@ from query3d.config import RuntimeConfig, load_config
 from query3d.model.checkpoint import save_checkpoint
 from query3d.model.export.frame_graph import export_frame_graph
 from query3d.model.export.onnx_export import read_onnx_metadata
+from query3d.model.export.split_graph import encoder_beside
 from query3d.model.mrcosmo import EXPORT_OUTPUTS, build_model
-from query3d.model.runtime.backends import OnnxRuntimeBackend
+from query3d.model.runtime.backends import OnnxRuntimeBackend, SplitOnnxRuntimeBackend
 from query3d.model.runtime.scenes import tabletop_cloud
 from query3d.model.runtime.segmenter import Segmenter
 
@@ -106,7 +107,8 @@ def test_onnxruntime_matches_torch_on_unseen_point_counts(served, num_points):
         )
     )
     want = seg.backend(False).run(inputs)
-    got = OnnxRuntimeBackend(served["onnx"], threads=1).run(inputs)
+    got = SplitOnnxRuntimeBackend(encoder_beside(served["onnx"]), served["onnx"],
+                                  threads=1).run(inputs)
     assert got["mask_logits"].shape == (served["cfg"].model.num_queries, num_points)
     for name in ("mask_logits", "ref_logit", "class_logits"):
         assert float((got[name] - want[name]).abs().max()) <= 1e-3, name
@@ -255,6 +257,30 @@ def test_a_second_command_runs_only_the_text_dependent_part(served):
         assert a.score == pytest.approx(b.score, abs=1e-5)
     seg.segment(points[:-1], colors[:-1], text="the small mug")
     assert len(encoded) == 2  # another cloud is encoded again
+
+
+def test_onnxruntime_serves_the_graph_in_two_parts_and_encodes_a_cloud_once(served):
+    """The node's cache holds the encoder and the text graph; a second command on a cloud
+    runs only the text graph, and answers as torch does."""
+    encoder = encoder_beside(served["onnx"])
+    assert served["onnx"].name.endswith(".text.onnx") and encoder.is_file()
+    assert read_onnx_metadata(encoder)["part"] == "encoder"
+    backend = served["background"].backend(False)
+    assert isinstance(backend, SplitOnnxRuntimeBackend)
+    seg = served["seg"]
+    first = seg.example(False, num_points=3300)
+    mug = seg.text_cache("the small mug")
+    second = dict(first)
+    second.update(text_tokens=mug.tokens[:1], text_mask=mug.mask[:1], text_pooled=mug.pooled[:1])
+    runs = backend.encoder_runs
+    for inputs in (first, second):
+        got = backend.run(inputs, frame_key="cloud-a")
+        want = seg.backend(False).run(inputs)
+        for name in EXPORT_OUTPUTS:
+            assert float((got[name] - want[name]).abs().max()) <= 1e-3, name
+    assert backend.encoder_runs == runs + 1  # one cloud, two commands: encoded once
+    backend.run(first, frame_key="cloud-b")
+    assert backend.encoder_runs == runs + 2
 
 
 def test_the_runtime_section_chooses_the_backend(served):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from query3d.model.output import TargetResult
-from query3d.model.runtime.density import network_subset, propagate_targets
+from query3d.model.runtime.density import nearest_seen, network_subset, propagate_targets
 
 
 def test_subset_only_when_the_cloud_is_denser_than_the_limit():
@@ -28,7 +28,7 @@ def test_every_point_takes_the_label_of_its_nearest_network_point():
     inside = np.flatnonzero(all_points[subset, 0] > 0.2)  # the network's mask on the subset
     scores = rng.uniform(0.5, 1.0, len(inside))
     target = _target(inside, scores)
-    propagate_targets([target], all_points[subset], all_points)
+    propagate_targets([target], nearest_seen(all_points[subset], all_points))
 
     dist = np.linalg.norm(all_points[:, None] - all_points[subset][None], axis=-1)
     nearest = dist.argmin(axis=1)  # brute force
