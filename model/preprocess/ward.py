@@ -157,6 +157,8 @@ def ward_labels(features: np.ndarray, connectivity: sp.spmatrix, n_clusters: int
         raise ValueError(f"n_clusters must be in [1, {n}], got {n_clusters}")
     if connectivity.shape != (n, n):
         raise ValueError(f"connectivity is {connectivity.shape}, expected {(n, n)}")
+    if n_clusters == 1:
+        return np.zeros(n, dtype=np.int64)
     graph = sp.csr_array(connectivity + connectivity.T)  # symmetric, as scikit-learn makes it
     if connected_components(graph)[0] > 1:  # scikit-learn joins the parts: its way, exactly
         with warnings.catch_warnings():

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.neighbors import kneighbors_graph
@@ -69,3 +70,6 @@ def test_ward_labels_refuse_an_impossible_count() -> None:
         ward_labels(features, graph, 6)
     with pytest.raises(ValueError, match="n_clusters"):
         ward_labels(features, graph, 0)
+    with pytest.raises(ValueError, match="connectivity"):
+        ward_labels(features, graph[:4, :4], 2)
+    assert ward_labels(np.zeros((1, 3)), sp.csr_array((1, 1)), 1).tolist() == [0]
