@@ -16,7 +16,7 @@ import torch
 
 from query3d.config import RuntimeConfig
 from query3d.model.export.errors import BackendUnavailable
-from query3d.model.export.split_graph import encoder_beside
+from query3d.model.export.split_graph import encoder_beside, split_paths
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +204,8 @@ def graph_backend(name: str, path: Path, runtime: RuntimeConfig,
     TensorRT optimisation profile (asked only for TensorRT)."""
     if name == "onnxruntime":
         encoder = encoder_beside(path)
+        if encoder is None and all(p.is_file() for p in split_paths(path)):
+            encoder, path = split_paths(path)  # a whole graph with its two parts beside it
         if encoder is not None:  # a split graph: its encoder runs once per cloud
             return SplitOnnxRuntimeBackend(encoder, path, runtime.intra_op_threads)
         return OnnxRuntimeBackend(path, threads=runtime.intra_op_threads)

@@ -30,7 +30,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "optionally build TensorRT engines (--build-only: ahead of time, no test run).",
     )
     add_model_source(p)
-    p.add_argument("--out", type=Path, required=True, help="folder for frame*.onnx")
+    p.add_argument("--out", type=Path, required=True,
+                   help="folder for frame*.onnx (whole graphs, for TensorRT) and "
+                        "frame*.encoder.onnx / frame*.text.onnx (the same in two parts, "
+                        "which onnxruntime serves)")
     p.add_argument("--opset", type=int, default=18)
     p.add_argument("--no-images", action="store_true", help="skip the camera-image graph")
     p.add_argument(
@@ -74,8 +77,9 @@ def _max_abs_diff(a: dict, b: dict) -> dict[str, float]:
 
 def _export_one(seg: Any, with_images: bool, args: argparse.Namespace, extra: dict) -> dict:
     from query3d.model.export.frame_graph import export_frame_graph
+    from query3d.model.export.split_graph import export_split_graphs
     from query3d.model.mrcosmo import EXPORT_OUTPUTS
-    from query3d.model.runtime.backends import OnnxRuntimeBackend
+    from query3d.model.runtime.backends import OnnxRuntimeBackend, SplitOnnxRuntimeBackend
     from query3d.model.runtime.graphs import GRAPH_FILES
     from query3d.model.runtime.profile import tensorrt_profile
 
@@ -95,6 +99,15 @@ def _export_one(seg: Any, with_images: bool, args: argparse.Namespace, extra: di
     info["onnxruntime_max_abs_diff"] = _max_abs_diff(
         OnnxRuntimeBackend(path).run(verify), reference
     )
+    # the same graph in two parts beside it: onnxruntime serving this folder encodes a
+    # cloud once and runs only the text part for a further command on it
+    start = time.perf_counter()
+    encoder, text = export_split_graphs(seg.net, seg.deployment, seg.example(with_images),
+                                        path, EXPORT_OUTPUTS, args.opset)
+    info["split"] = {"paths": [str(encoder), str(text)],
+                     "export_s": time.perf_counter() - start}
+    info["split_max_abs_diff"] = _max_abs_diff(
+        SplitOnnxRuntimeBackend(encoder, text).run(verify), reference)
     info["tensorrt_profile"] = tensorrt_profile(seg.model_cfg, seg.runtime, with_images)
     return info
 
@@ -115,14 +128,16 @@ def _run(args: argparse.Namespace) -> int:
         for with_images in variants:
             info = _export_one(seg, with_images, args, extra)
             summary["graphs"]["images" if with_images else "points"] = info
-            worst = max(info["onnxruntime_max_abs_diff"].values())
+            worst = max([*info["onnxruntime_max_abs_diff"].values(),
+                         *info["split_max_abs_diff"].values()])
             print(
                 f"{info['path']}: {info['size_mb']:.1f} MB in {info['export_s']:.1f} s; "
                 f"onnxruntime vs torch max |diff| {worst:.2e}"
             )
     summary["untrained"] = untrained
     failed = any(
-        max(g["onnxruntime_max_abs_diff"].values()) > 1e-3 for g in summary["graphs"].values()
+        max([*g["onnxruntime_max_abs_diff"].values(), *g["split_max_abs_diff"].values()]) > 1e-3
+        for g in summary["graphs"].values()
     )
     if args.tensorrt:
         try:

@@ -283,6 +283,30 @@ def test_onnxruntime_serves_the_graph_in_two_parts_and_encodes_a_cloud_once(serv
     assert backend.encoder_runs == runs + 2
 
 
+def test_query3d_export_writes_whole_and_two_part_graphs_and_onnxruntime_serves_the_parts(
+        served, tmp_path):
+    import json
+
+    from query3d.cli import main
+
+    report = tmp_path / "export.json"
+    argv = ["export", "--checkpoint", str(served["checkpoint"]), "--out", str(tmp_path),
+            "--no-images", "--json", str(report)]
+    assert main(argv) == 0
+    points = json.loads(report.read_text())["graphs"]["points"]
+    assert max(points["split_max_abs_diff"].values()) <= 1e-3
+    names = {p.name for p in tmp_path.glob("*.onnx")}
+    assert names == {"frame.onnx", "frame.encoder.onnx", "frame.text.onnx"}
+    folder = Segmenter(tmp_path, backend="onnxruntime")
+    assert isinstance(folder.backend(False), SplitOnnxRuntimeBackend)
+    cloud = tabletop_cloud(2600, seed=4)
+    got = folder.segment(*cloud, text="a box", score_threshold=0.0)
+    want = served["seg"].segment(*cloud, text="a box", score_threshold=0.0)
+    assert len(got.targets) == len(want.targets) > 0
+    for a, b in zip(got.targets, want.targets):
+        np.testing.assert_allclose(a.box_center, b.box_center, atol=1e-3)
+
+
 def test_the_runtime_section_chooses_the_backend(served):
     cache = str(served["folder"] / "cache")
     chosen = Segmenter(served["checkpoint"],
