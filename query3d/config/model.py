@@ -139,7 +139,7 @@ class DecisionConfig:
     mask_threshold: float = 0.5  # point mask probability that counts as "in the mask"
     # a fired slot whose mask lies more than this share inside targets already kept is
     # a duplicate (the same object, or a part of it) and dropped
-    dedup_overlap: float = 0.3
+    dedup_overlap: float = 0.5
     # a slot's score: "referred" (the detection head's probability) or
     # "referred_x_relevance" (times the mean text relevance of the candidates its mask
     # covers: the language-guided selection's scores, trained per candidate) or "scorer"
