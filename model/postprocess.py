@@ -79,8 +79,7 @@ def decode(
     yaws, classes = _numpy(raw["box_yaw"]), _numpy(raw["class_logits"]).argmax(-1)
     fired = [k for k in np.argsort(-scores, kind="stable") if scores[k] > cfg.score_threshold]
     targets: list[TargetResult] = []
-    for k, prob in _distinct_slots(fired, mask_logits, cfg):
-        index = np.flatnonzero(prob > cfg.mask_threshold).astype(np.int64)
+    for k, prob, index in _distinct_slots(fired, mask_logits, cfg):
         label = class_names[int(classes[k])] if int(classes[k]) < len(class_names) else ""
         center, size, yaw = centers[k].astype(np.float64), sizes[k].astype(np.float64), \
             float(yaws[k])
@@ -101,20 +100,21 @@ def decode(
 
 
 def _distinct_slots(fired: Sequence[int], mask_logits: np.ndarray, cfg: DecisionConfig
-                    ) -> list[tuple[int, np.ndarray]]:
-    """(slot, point probabilities) of the fired slots that found an object of their own,
-    best first. A slot whose mask lies more than ``dedup_overlap`` inside the targets
-    kept so far found one of them again, or a part of it: dropped, with its points outside
-    them (merging those in instead measured worse: they are mostly wrong). The price: a
-    second object that an earlier answer spills onto can be dropped with it, so a checkpoint
-    whose masks spill may want a higher ``dedup_overlap`` (checkpoints/README.md, step 6)."""
+                    ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """(slot, point probabilities, its mask's point indices) of the fired slots that found an
+    object of their own, best first. A slot whose mask lies more than ``dedup_overlap``
+    inside the targets kept so far found one of them again, or a part of it: dropped,
+    with its points outside them (merging those in instead measured worse: they are
+    mostly wrong). The price: a second object that an earlier answer spills onto can be
+    dropped with it, so a checkpoint whose masks spill may want a higher
+    ``dedup_overlap`` (checkpoints/README.md, step 6)."""
     claimed = np.zeros(mask_logits.shape[1], dtype=bool)
-    kept: list[tuple[int, np.ndarray]] = []
+    kept: list[tuple[int, np.ndarray, np.ndarray]] = []
     for k in fired:
         prob = _sigmoid(mask_logits[k].astype(np.float64))
         inside = prob > cfg.mask_threshold
         if not inside.any() or claimed[inside].mean() > cfg.dedup_overlap:
             continue
         claimed |= inside
-        kept.append((k, prob))
+        kept.append((k, prob, np.flatnonzero(inside).astype(np.int64)))
     return kept

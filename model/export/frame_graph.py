@@ -162,6 +162,18 @@ def text_encoder_identity(cfg: ModelConfig) -> dict[str, Any]:
     }
 
 
+def graph_metadata(deployment: Deployment, example: Mapping[str, torch.Tensor],
+                   extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a served graph needs to know besides its weights: the deployment record, the
+    text encoder its text inputs must come from, whether it reads camera images."""
+    return {
+        "deployment": deployment.to_dict(),
+        "text_encoder": text_encoder_identity(deployment.model),
+        "with_images": "images" in example,
+        **(extra or {}),
+    }
+
+
 def export_frame_graph(
     net: nn.Module,
     deployment: Deployment,
@@ -176,12 +188,7 @@ def export_frame_graph(
     text-encoder identity in the metadata."""
     names = list(example)
     graph = FrameGraph(net.eval(), names, output_names)
-    metadata = {
-        "deployment": deployment.to_dict(),
-        "text_encoder": text_encoder_identity(deployment.model),
-        "with_images": "images" in example,
-        **(extra_metadata or {}),
-    }
+    metadata = graph_metadata(deployment, example, extra_metadata)
     return export_onnx(
         graph, example, list(output_names), frame_dynamic_axes(names), path, opset, metadata
     )

@@ -24,8 +24,8 @@ from query3d.model.encoders.cloud import PointCloudFeatures
 from query3d.model.export.frame_graph import (
     FrameGraph,
     frame_dynamic_axes,
+    graph_metadata,
     split_named,
-    text_encoder_identity,
 )
 from query3d.model.export.onnx_export import DEFAULT_OPSET, export_onnx
 from query3d.model.preprocess import FrameInputs
@@ -45,7 +45,7 @@ def encoder_beside(text_path: str | Path) -> Path | None:
     path = Path(text_path)
     if not path.name.endswith(".text.onnx"):
         return None
-    return path.with_name(path.name.removesuffix(".text.onnx") + ".encoder.onnx")
+    return split_paths(path.with_name(path.name.removesuffix(".text.onnx") + ".onnx"))[0]
 
 
 def encoding_names(num_scales: int, with_images: bool, with_semantic: bool) -> list[str]:
@@ -128,8 +128,8 @@ class TextGraph(FrameGraph):
 
 def export_split_graphs(net: nn.Module, deployment: Deployment,
                         example: Mapping[str, torch.Tensor], path: str | Path,
-                        output_names: Sequence[str], opset: int = DEFAULT_OPSET
-                        ) -> tuple[Path, Path]:
+                        output_names: Sequence[str], opset: int = DEFAULT_OPSET,
+                        extra_metadata: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
     """Export ``net`` as the encoder and text graphs of ``split_paths(path)``; the text
     graph carries the metadata of a whole graph (``export_frame_graph``)."""
     net = net.eval()
@@ -140,8 +140,7 @@ def export_split_graphs(net: nn.Module, deployment: Deployment,
                                getattr(net, "slot_scorer", None) is not None)
     encoder = EncoderGraph(net, frame_names, enc_names)
     frame_example = {n: example[n] for n in frame_names}
-    metadata = {"deployment": deployment.to_dict(), "with_images": "images" in example,
-                "text_encoder": text_encoder_identity(cfg)}
+    metadata = graph_metadata(deployment, example, extra_metadata)
     export_onnx(encoder, frame_example, enc_names, frame_dynamic_axes(frame_names),
                 encoder_path, opset, {**metadata, "part": "encoder"})
     with torch.no_grad():

@@ -35,15 +35,14 @@ def nearest_seen(subset_points: np.ndarray, all_points: np.ndarray) -> np.ndarra
     return nearest
 
 
-def propagate_targets(targets: list[TargetResult], nearest: np.ndarray) -> None:
-    """Rewrite each target's point indices / scores from subset to all points, in place;
-    ``nearest`` is ``nearest_seen(subset_points, all_points)`` (kept per cloud: a second
-    command on it does not search again)."""
+def propagate_targets(targets: list[TargetResult], nearest: np.ndarray, num_seen: int) -> None:
+    """Rewrite each target's point indices / scores from the ``num_seen`` subset points to
+    all points, in place; ``nearest`` is ``nearest_seen(subset_points, all_points)`` (kept
+    per cloud: a second command on it does not search again)."""
     for target in targets:
-        size = max(int(nearest.max(initial=-1)), int(target.point_indices.max(initial=-1))) + 1
-        score = np.zeros(size, np.float32)
+        score = np.zeros(num_seen, np.float32)
         score[target.point_indices] = target.point_scores
-        inside = np.zeros(size, bool)
+        inside = np.zeros(num_seen, bool)
         inside[target.point_indices] = True
         members = np.flatnonzero(inside[nearest])
         target.point_indices = members.astype(np.int64)

@@ -249,8 +249,9 @@ class Segmenter:
         return key, frame
 
     def _nearest(self, net_points: Any, kept_points: Any) -> np.ndarray:
-        """``nearest_seen``, searched once per cloud (the newest one is kept)."""
-        key = _fingerprint(net_points, kept_points)
+        """``nearest_seen``, searched once per cloud (the newest one is kept; the subset
+        the network sees is drawn from the kept points alone, so they name it)."""
+        key = _fingerprint(kept_points)
         last = self._last_nearest
         if last is None or last[0] != key:
             last = self._last_nearest = (key, nearest_seen(_numpy(net_points),
@@ -350,7 +351,8 @@ class Segmenter:
         decision = dataclasses.replace(self.decision, **overrides)
         result = decode(outputs, frame, decision, text, self.class_names)
         if subset is not None and result.targets:
-            propagate_targets(result.targets, self._nearest(net_points, kept_points))
+            propagate_targets(result.targets, self._nearest(net_points, kept_points),
+                              len(net_points))
         targets = [t for t in result.targets if len(t.point_indices) >= min_target_points]
         for new_id, target in enumerate(targets):
             target.target_id = new_id

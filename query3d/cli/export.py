@@ -85,10 +85,8 @@ def _export_one(seg: Any, with_images: bool, args: argparse.Namespace, extra: di
 
     path = args.out / GRAPH_FILES[with_images]
     start = time.perf_counter()
-    export_frame_graph(
-        seg.net, seg.deployment, seg.example(with_images), path, EXPORT_OUTPUTS, args.opset,
-        extra,
-    )
+    example = seg.example(with_images)
+    export_frame_graph(seg.net, seg.deployment, example, path, EXPORT_OUTPUTS, args.opset, extra)
     info: dict[str, Any] = {
         "path": str(path),
         "export_s": time.perf_counter() - start,
@@ -102,8 +100,8 @@ def _export_one(seg: Any, with_images: bool, args: argparse.Namespace, extra: di
     # the same graph in two parts beside it: onnxruntime serving this folder encodes a
     # cloud once and runs only the text part for a further command on it
     start = time.perf_counter()
-    encoder, text = export_split_graphs(seg.net, seg.deployment, seg.example(with_images),
-                                        path, EXPORT_OUTPUTS, args.opset)
+    encoder, text = export_split_graphs(seg.net, seg.deployment, example, path,
+                                        EXPORT_OUTPUTS, args.opset, extra)
     info["split"] = {"paths": [str(encoder), str(text)],
                      "export_s": time.perf_counter() - start}
     info["split_max_abs_diff"] = _max_abs_diff(
