@@ -37,6 +37,7 @@ CORE = [
     "shapely>=2.0",
     "scikit-learn>=1.4",  # superpoints: Ward clustering on a kNN graph of voxels
     "numba>=0.59",  # superpoints: scikit-learn's Ward merge loop, compiled
+    "pykdtree>=1.3",  # nearest neighbours: an OpenMP kd-tree, 2x scipy's here
     "kornia>=0.7",  # the slot scorer's colour evidence: RGB -> CIE Lab inside the graph
 ]
 ROS = [

@@ -3,7 +3,7 @@
 from .cameras import camera_correspondences, normalise_image, project_points_to_image
 from .frame import finite_points, prepare_frame
 from .inputs import FrameInputs
-from .neighbors import knn_indices
+from .neighbors import kdtree_neighbors, knn_indices
 from .sampling import farthest_point_sampling
 from .voxels import KERNEL_OFFSETS, submanifold_kernel_map, voxelize
 from .windows import window_groups
@@ -14,6 +14,7 @@ __all__ = [
     "camera_correspondences",
     "farthest_point_sampling",
     "finite_points",
+    "kdtree_neighbors",
     "knn_indices",
     "normalise_image",
     "prepare_frame",

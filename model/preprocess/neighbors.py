@@ -1,14 +1,28 @@
 """k nearest neighbours per point (the MeanPool neighbourhood of MR-COSMO Eq. 3).
 
-CPU uses scipy's cKDTree (fast, well tested); accelerators use a chunked brute-force
-distance + top-k in torch, which is tested against cKDTree.
+CPU uses pykdtree (an OpenMP kd-tree; 2-2.5x scipy's cKDTree on the clouds here: 6000
+points, k = 9 in 5-6 ms instead of 13-14 on 2 cores), tested against cKDTree;
+accelerators use a chunked brute-force distance + top-k in torch, tested likewise.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
+from pykdtree.kdtree import KDTree
+
+
+def kdtree_neighbors(points: np.ndarray, k: int, queries: np.ndarray | None = None
+                     ) -> np.ndarray:
+    """(M, k) int64 indices of the k nearest ``points`` of each query (the points
+    themselves when ``queries`` is None, each then usually its own first neighbour),
+    nearest first; ties between equal distances may order differently than cKDTree."""
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    queries = points if queries is None else np.ascontiguousarray(queries, dtype=np.float64)
+    if k < 1 or k > len(points):
+        raise ValueError(f"k must be in [1, {len(points)}] for {len(points)} points, got {k}")
+    _, idx = KDTree(points).query(queries, k=k)
+    return np.asarray(idx, dtype=np.int64).reshape(len(queries), k)
 
 
 def drop_self(candidates: torch.Tensor, k: int) -> torch.Tensor:
@@ -29,7 +43,7 @@ def knn_indices(xyz: torch.Tensor, k: int, backend: str = "auto", chunk: int = 4
     """(N, k) int64 indices of each point's k nearest other points, nearest first.
 
     Rows of a cloud with N <= k points are padded with N (the "missing" index).
-    backend: "auto" (cKDTree on CPU, torch elsewhere), "kdtree" or "torch".
+    backend: "auto" (kd-tree on CPU, torch elsewhere), "kdtree" or "torch".
     ``locality`` (N,) is an optional spatial sort key (e.g. the fine voxel id): the tree is
     built and queried in that order, which keeps memory access local (~20-25% faster at
     100k points); the result is the same.
@@ -50,8 +64,7 @@ def knn_indices(xyz: torch.Tensor, k: int, backend: str = "auto", chunk: int = 4
         if locality is not None:
             order = np.argsort(locality.detach().cpu().numpy(), kind="stable")
             points = points[order]
-        _, idx = cKDTree(points).query(points, k=available + 1, workers=-1)
-        idx = np.asarray(idx, dtype=np.int64).reshape(n, available + 1)
+        idx = kdtree_neighbors(points, available + 1)
         if order is not None:  # back to input numbering and input row order
             unsorted = np.empty_like(idx)
             unsorted[order] = order[idx]

@@ -17,19 +17,17 @@ import math
 
 import numpy as np
 import torch
-from scipy.spatial import cKDTree
-from sklearn.neighbors import kneighbors_graph
+from scipy.sparse import csr_matrix
 
+from .neighbors import drop_self, kdtree_neighbors
 from .voxels import voxel_members
 from .ward import ward_labels
 
 
-def voxel_normals(centers: np.ndarray, k: int) -> np.ndarray:
-    """(V, 3) unit normals from the PCA of each voxel's k nearest voxel centres, oriented
-    up (n_z >= 0): a segment's facing, whatever the side the sensor saw it from."""
-    k = min(k, len(centers))
-    _, nn = cKDTree(centers).query(centers, k=k)
-    nn = np.asarray(nn).reshape(len(centers), k)
+def voxel_normals(centers: np.ndarray, nn: np.ndarray) -> np.ndarray:
+    """(V, 3) unit normals from the PCA of each voxel's nearest voxel centres ``nn``
+    (V, k), itself included, oriented up (n_z >= 0): a segment's facing, whatever the side
+    the sensor saw it from."""
     local = centers[nn] - centers[nn].mean(axis=1, keepdims=True)
     _, vectors = np.linalg.eigh(np.einsum("vki,vkj->vij", local, local))
     normals = vectors[:, :, 0]
@@ -48,10 +46,20 @@ def segment_voxels(centers: np.ndarray, colours: np.ndarray, voxels_per_superpoi
     if v <= 2 or count == 1:
         return np.zeros(v, dtype=np.int64)
     k = min(k, v - 1)
+    # one search serves both: the normals' neighbourhoods (self + k) and the graph (k)
+    nn = kdtree_neighbors(centers, k + 1)
     features = np.concatenate([centers / position_scale, colours / colour_scale,
-                               voxel_normals(centers, k + 1) / normal_scale], axis=1)
-    graph = kneighbors_graph(centers, k, include_self=False)
-    return ward_labels(features, graph, count).astype(np.int64)
+                               voxel_normals(centers, nn) / normal_scale], axis=1)
+    return ward_labels(features, knn_graph(nn, k), count).astype(np.int64)
+
+
+def knn_graph(nn: np.ndarray, k: int) -> csr_matrix:
+    """Connectivity (V, V) of each row to its k nearest others (scikit-learn's
+    ``kneighbors_graph(..., include_self=False)``) from a self-inclusive search ``nn``."""
+    v = len(nn)
+    others = drop_self(torch.from_numpy(nn), k).numpy()
+    return csr_matrix((np.ones(v * k), others.ravel(), np.arange(0, v * k + 1, k)),
+                      shape=(v, v))
 
 
 def compute_superpoints(rgb: torch.Tensor, point2voxel: torch.Tensor, voxel_center: torch.Tensor,

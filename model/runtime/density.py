@@ -11,9 +11,9 @@ nearest subset point. Boxes come from the subset unchanged.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from query3d.model.output import TargetResult
+from query3d.model.preprocess.neighbors import kdtree_neighbors
 
 
 def network_subset(num_points: int, limit: int, seed: int = 0) -> np.ndarray | None:
@@ -31,8 +31,7 @@ def network_subset(num_points: int, limit: int, seed: int = 0) -> np.ndarray | N
 def nearest_seen(subset_points: np.ndarray, all_points: np.ndarray) -> np.ndarray:
     """(N,) index of each point's nearest point among those the network saw: how an
     unseen point gets its answer (a mask, a class)."""
-    _, nearest = cKDTree(subset_points).query(all_points, k=1, workers=-1)
-    return nearest
+    return kdtree_neighbors(subset_points, 1, queries=all_points)[:, 0]
 
 
 def propagate_targets(targets: list[TargetResult], nearest: np.ndarray, num_seen: int) -> None:

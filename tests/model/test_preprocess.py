@@ -17,6 +17,7 @@ from query3d.model.preprocess import (
     FrameInputs,
     farthest_point_sampling,
     finite_points,
+    kdtree_neighbors,
     knn_indices,
     prepare_frame,
     project_points_to_image,
@@ -77,6 +78,16 @@ def test_knn_matches_ckdtree_and_torch_path():
     assert torch.equal(knn_indices(x, 5, backend="torch", chunk=128), torch.from_numpy(ref))
     locality = torch.from_numpy(np.floor(pts[:, 0] * 3).astype(np.int64))
     assert torch.equal(knn_indices(x, 5, locality=locality), torch.from_numpy(ref))
+
+
+def test_kdtree_neighbors_match_ckdtree_for_other_queries():
+    rng = np.random.default_rng(4)
+    pts, queries = rng.normal(size=(500, 3)), rng.normal(size=(300, 3))
+    ref = cKDTree(pts).query(queries, k=3)[1]
+    np.testing.assert_array_equal(kdtree_neighbors(pts, 3, queries=queries), ref)
+    np.testing.assert_array_equal(kdtree_neighbors(pts, 1, queries=queries)[:, 0], ref[:, 0])
+    with pytest.raises(ValueError, match="k must be"):
+        kdtree_neighbors(pts[:2], 3)
 
 
 def test_knn_excludes_self_with_duplicates_and_pads_tiny_clouds():

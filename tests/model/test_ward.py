@@ -17,7 +17,8 @@ from query3d.bundled import DEMO_SCENE_DIR
 from query3d.config import load_config
 from query3d.data.readers.scene_folder import SceneSplit
 from query3d.model.preprocess import prepare_frame
-from query3d.model.preprocess.superpoints import voxel_normals
+from query3d.model.preprocess.neighbors import kdtree_neighbors
+from query3d.model.preprocess.superpoints import knn_graph, voxel_normals
 from query3d.model.preprocess.ward import ward_labels
 
 
@@ -54,9 +55,17 @@ def test_ward_labels_equal_scikit_learn_on_the_demo_scene() -> None:
     p2v = frame.point2voxel[0]
     colour = torch.zeros(len(centers), 3, dtype=torch.float64).index_add_(
         0, p2v, frame.rgb.double()) / torch.bincount(p2v).clamp_min(1)[:, None]
+    nn = kdtree_neighbors(centers, 11)
     features = np.concatenate([centers / 0.05, colour.numpy() / 0.15,
-                               voxel_normals(centers, 11) / 0.5], axis=1)
-    graph = kneighbors_graph(centers, 10, include_self=False)
+                               voxel_normals(centers, nn) / 0.5], axis=1)
+    graph = knn_graph(nn, 10)  # the runtime's graph, from the search that gave the normals
+    # a k-nearest graph like scikit-learn's: each voxel's 10 neighbours lie at the same
+    # distances (voxel centres sit on a lattice, so which of several tied ones is taken
+    # differs between kd-trees)
+    reference = kneighbors_graph(centers, 10, mode="distance", include_self=False)
+    ours = np.linalg.norm(centers[graph.indices] - np.repeat(centers, 10, axis=0), axis=1)
+    np.testing.assert_allclose(np.sort(ours.reshape(-1, 10), axis=1),
+                               np.sort(reference.data.reshape(-1, 10), axis=1), atol=1e-12)
     count = len(centers) // cfg.voxels_per_superpoint
     labels = ward_labels(features, graph, count)
     np.testing.assert_array_equal(labels, _sklearn(features, graph, count))
