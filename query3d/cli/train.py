@@ -67,6 +67,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--selection-plain", type=int, default=None, metavar="N",
                    help="slot-scorer: with a spread, the first N slots still plain top-k "
                         "(model.selection_plain); default: the checkpoint's")
+    s.add_argument("--calibrate-folds", type=int, default=0, metavar="K",
+                   help="slot-scorer: also score the real sources' queries out of fold "
+                        "(K folds by scan, K more scorers) and print a score-threshold "
+                        "table for new scans of that kind")
+    s.add_argument("--calibrate-kinds", default="mosd,mosd-generated,osd", metavar="KINDS",
+                   help="slot-scorer: the source kinds --calibrate-folds folds and scores")
     s.add_argument("--no-images", action="store_true",
                    help="names only: the head ignores the image features (ablation)")
     s.add_argument("--cache", default="runs/cache", metavar="DIR",
@@ -117,6 +123,10 @@ def _run_head(args: argparse.Namespace) -> int:
     if not sources:
         raise SystemExit(f"query3d train --task {args.task}: give --data DIR or --source")
     if args.task == "slot-scorer":
+        kinds = tuple(k for k in args.calibrate_kinds.split(",") if k)
+        if args.calibrate_folds and not {s.kind for s in sources} & set(kinds):
+            raise SystemExit("query3d train: --calibrate-folds: calibration needs a --source "
+                             f"of kind {', '.join(kinds)}")
         from query3d.training.slot_scoring.fit import ScorerTraining
         from query3d.training.slot_scoring.run import run_slot_scorer_training
 
@@ -124,7 +134,7 @@ def _run_head(args: argparse.Namespace) -> int:
             args.source_checkpoint, sources, args.out,
             ScorerTraining(steps=args.steps, seed=args.seed), args.cache,
             args.queries_per_scene, _repeats(args.repeat, sources), args.members,
-            args.selection_spread, args.selection_plain)
+            args.selection_spread, args.selection_plain, args.calibrate_folds, kinds)
         print(f"slot scorer: {summary['steps']} steps on {summary['queries']} queries, "
               f"final loss {summary['final_loss']:.3f}; wrote {summary['checkpoint']} "
               "(decision.slot_score: scorer; calibrate decision.score_threshold with "

@@ -162,6 +162,30 @@ def test_slot_scorer_training_adds_a_scorer_that_serves(trained: dict) -> None:
     assert not torch.equal(raw["slot_logit"], raw["ref_logit"])
 
 
+def test_slot_scorer_training_calibrates_its_threshold_out_of_fold(trained: dict) -> None:
+    out = trained["root"] / "calibrated.pt"
+    summary_path = trained["root"] / "calibrated.json"
+    code = main(["train", "--task", "slot-scorer", "--from", str(DEMO_CHECKPOINT),
+                 "--data", str(trained["data"]), "--steps", "10", "--queries-per-scene", "1",
+                 "--calibrate-folds", "2", "--calibrate-kinds", "tabletop",
+                 "--cache", str(trained["root"] / "cache"), "--out", str(out),
+                 "--json", str(summary_path)])
+    assert code == 0
+    table = json.loads(summary_path.read_text())["calibration"]["tabletop:train"]
+    assert table["queries"] == 4
+    rows = table["thresholds"]
+    assert [r["threshold"] for r in rows] == sorted(r["threshold"] for r in rows)
+    zero = [r["zero_target"] for r in rows]
+    assert zero == sorted(zero)  # a higher threshold answers fewer absent objects
+    _, state = load_checkpoint(out)
+    assert state["extra"]["slot_scorer"]["calibration"]["folds"] == 2
+    with pytest.raises(SystemExit, match="calibration needs"):
+        main(["train", "--task", "slot-scorer", "--from", str(DEMO_CHECKPOINT),
+              "--data", str(trained["data"]), "--steps", "5", "--queries-per-scene", "1",
+              "--calibrate-folds", "2", "--cache", str(trained["root"] / "cache"),
+              "--out", str(trained["root"] / "none.pt")])
+
+
 def test_slot_scorer_training_can_spread_the_slots(trained: dict) -> None:
     out, cache = trained["root"] / "spread.pt", trained["root"] / "cache"
     before = set(cache.glob("slots-*")) if cache.is_dir() else set()

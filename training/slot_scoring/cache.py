@@ -44,6 +44,15 @@ class EvidenceCache:
         np.savez(path, **{k: getattr(self, k) for k in ARRAYS})
         return path
 
+    def subset(self, queries: Sequence[int]) -> EvidenceCache:
+        """The cache of these queries only, in this order."""
+        rows = [np.arange(self.query_start[q], self.query_start[q + 1]) for q in queries]
+        sizes = np.array([len(r) for r in rows], np.int64)
+        index = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        return EvidenceCache(self.evidence[index], self.iou[index],
+                             self.zero_target[np.asarray(queries, np.int64)],
+                             np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+
     @classmethod
     def concat(cls, parts: Sequence[EvidenceCache]) -> EvidenceCache:
         """One cache of several (e.g. shards stored by separate processes)."""
@@ -73,21 +82,33 @@ def slot_target_iou(mask: np.ndarray, instance: np.ndarray, object_ids: Sequence
     return best
 
 
+def scene_groups(data: Sequence[Sample], queries_per_scene: int
+                 ) -> list[tuple[str, list[int]]]:
+    """Each scene of a split with the indices of its stored queries, in the order the
+    cache stores them (``queries_per_scene`` spread over the scene's queries)."""
+    by_scene: dict[str, list[int]] = defaultdict(list)
+    for i in range(len(data)):
+        by_scene[data.scene_of(i)].append(i)  # type: ignore[attr-defined]
+    return [(scene, [indices[j] for j in spread_indices(len(indices), queries_per_scene)])
+            for scene, indices in by_scene.items()]
+
+
+def query_scenes(data: Sequence[Sample], queries_per_scene: int) -> list[str]:
+    """The scene of each query of the cache of ``data`` (unsharded), in its order."""
+    return [scene for scene, picks in scene_groups(data, queries_per_scene) for _ in picks]
+
+
 @torch.inference_mode()
 def cache_queries(net: MRCosmo, deployment: Deployment, data: Sequence[Sample],
                   queries_per_scene: int = 5, desc: str = "slot evidence",
                   shard: tuple[int, int] = (0, 1)) -> EvidenceCache:
     """``shard`` (i, n): only every n-th scene from the i-th (processes sharing the work;
     ``EvidenceCache.concat`` joins their parts)."""
-    by_scene: dict[str, list[int]] = defaultdict(list)
-    for i in range(len(data)):
-        by_scene[data.scene_of(i)].append(i)  # type: ignore[attr-defined]
-    groups = list(by_scene.values())[shard[0]::shard[1]]
+    groups = scene_groups(data, queries_per_scene)[shard[0]::shard[1]]
     cfg = deployment.model
     rows: dict[str, list[np.ndarray]] = {"evidence": [], "iou": []}
     zero, starts = [], [0]
-    for indices in tqdm(groups, desc=desc, unit="scene"):
-        picks = [indices[j] for j in spread_indices(len(indices), queries_per_scene)]
+    for _, picks in tqdm(groups, desc=desc, unit="scene"):
         first = data[picks[0]]
         scene = first.scene
         keep = network_subset(len(scene.points), deployment.network_points)

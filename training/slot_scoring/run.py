@@ -2,10 +2,12 @@
 semantic head. evidence cache (one frozen pass per query, stored under ``--cache``) ->
 scorer training -> the source checkpoint written again with the scorer added and
 ``decision.slot_score: scorer`` (every other weight untouched; calibrate
-``decision.score_threshold`` afterwards with ``query3d eval --score-thresholds``)."""
+``decision.score_threshold`` afterwards with ``query3d eval --score-thresholds``, or for
+real scans from out-of-fold scores: ``calibrate_folds``, ``calibrate.py``)."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from pathlib import Path
@@ -25,7 +27,12 @@ from query3d.training.semantic.run import (
     reset_seeded,
     weights_key,
 )
-from query3d.training.slot_scoring.cache import EvidenceCache, cache_queries
+from query3d.training.slot_scoring.cache import EvidenceCache, cache_queries, query_scenes
+from query3d.training.slot_scoring.calibrate import (
+    format_table,
+    out_of_fold_logits,
+    threshold_table,
+)
 from query3d.training.slot_scoring.fit import ScorerTraining, fit_slot_scorer
 from query3d.training.trainer.data import open_split
 
@@ -62,10 +69,13 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              cache_dir: str | Path = "runs/cache", queries_per_scene: int = 5,
                              repeats: list[int] | None = None, members: int = 1,
                              selection_spread: float | None = None,
-                             selection_plain: int | None = None) -> dict[str, Any]:
+                             selection_plain: int | None = None, calibrate_folds: int = 0,
+                             calibrate_kinds: tuple[str, ...] = REAL_KINDS) -> dict[str, Any]:
     """``selection_spread`` (metres) and ``selection_plain`` change which slots the frozen
     network proposes (``model.selection_*``): the evidence, the scorer and the written
-    checkpoint all use them; None keeps the checkpoint's."""
+    checkpoint all use them; None keeps the checkpoint's. ``calibrate_folds`` > 0 also
+    scores the queries of the ``calibrate_kinds`` sources out of fold (folds by scan) and
+    reports a score-threshold table for each (``summary["calibration"]``)."""
     flags: dict[str, Any] = {"slot_scorer": True, "slot_scorer_members": members}
     if selection_spread is not None:
         flags["selection_spread"] = selection_spread
@@ -80,13 +90,15 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     if spread > 0:  # other slots, other evidence (top-k caches keep their names)
         key += f"-spread{spread:g}" + (f"-plain{plain}" if plain else "")
     size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES))  # the layout, too
-    caches = []
+    caches, scenes = [], []
     for s in sources:
         # a real split is a few scans: all of its queries (synthetic: queries_per_scene)
         per_scene = ALL_QUERIES if s.kind in REAL_KINDS else queries_per_scene
         data = open_split(s.kind, s.root, s.split)
         path = Path(cache_dir) / f"slots-{s.kind}-{Path(s.root).name}-{s.split}-" \
                                  f"{per_scene}-{key}-{queries_key(data)}-{size}.npz"
+        if calibrate_folds:
+            scenes.append(query_scenes(data, per_scene))
         if path.is_file():
             caches.append(EvidenceCache.load(path))
             continue
@@ -94,14 +106,20 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                               desc=f"{s.kind} {s.split}")
         caches.append(cache)
         cache.save(path)
+    template = copy.deepcopy(net.slot_scorer)  # word tables set, not yet trained
     reset_seeded(net.slot_scorer.mlp, settings.seed)
     fit_slot_scorer(net.slot_scorer, caches, settings, repeats)
+    calibration = _calibrate(template, sources, caches, scenes, settings,
+                             repeats or [1] * len(sources), calibrate_folds,
+                             calibrate_kinds) if calibrate_folds else {}
     info = {"steps": settings.steps, "seed": settings.seed, "members": members,
             "selection_spread": spread, "selection_plain": plain,
             "positive_iou": settings.positive_iou, "queries_per_scene": queries_per_scene,
             "queries": int(sum(c.num_queries for c in caches)),
             "sources": [{"kind": s.kind, "root": s.root, "split": s.split, "repeat": r}
                         for s, r in zip(sources, repeats or [1] * len(sources))]}
+    if calibration:
+        info["calibration"] = {**calibration, "folds": calibrate_folds}
     path = save_with_head(checkpoint, out, "slot_scorer", net.slot_scorer.state_dict(),
                           flags,  # unset selection_* stay the checkpoint's
                           {"slot_scorer": info},
@@ -110,3 +128,24 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                "final_loss": settings.history[-1]["loss"] if settings.history else None}
     Path(out).with_suffix(".json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _calibrate(template: Any, sources: list[Source], caches: list[EvidenceCache],
+               scenes: list[list[str]], settings: ScorerTraining, repeats: list[int],
+               folds: int, kinds: tuple[str, ...]) -> dict[str, Any]:
+    calibrated = [s.kind in kinds for s in sources]
+    if not any(calibrated):
+        raise ValueError(f"score calibration needs a source of kind {', '.join(kinds)}")
+    for s, cache, names in zip(sources, caches, scenes):
+        if len(names) != cache.num_queries:  # a cache stored from other queries
+            raise ValueError(f"{s.kind} {s.split}: {cache.num_queries} stored queries, "
+                             f"{len(names)} in the split")
+    logits = out_of_fold_logits(template, caches, scenes, calibrated, settings, repeats, folds)
+    tables = {}
+    for s, cache, lg in zip(sources, caches, logits):
+        if lg is not None:
+            label = f"{s.kind}:{s.split}"
+            tables[label] = {"queries": cache.num_queries,
+                             "thresholds": threshold_table(lg, cache)}
+            print(format_table(label, tables[label]["thresholds"], cache.num_queries))
+    return tables
