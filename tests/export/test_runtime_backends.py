@@ -37,6 +37,8 @@ def test_onnxruntime_session_options(toy_onnx):
     options = backend.session.get_session_options()
     assert options.intra_op_num_threads == 2
     assert backend.providers == ["CPUExecutionProvider"]
+    # idle threads must not spin: preprocessing and the other part's session need the cores
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_missing_input_is_named(toy_net, toy_onnx):
