@@ -28,7 +28,8 @@ def voxel_normals(centers: np.ndarray, nn: np.ndarray) -> np.ndarray:
     """(V, 3) unit normals from the PCA of each voxel's nearest voxel centres ``nn``
     (V, k), itself included, oriented up (n_z >= 0): a segment's facing, whatever the side
     the sensor saw it from."""
-    local = centers[nn] - centers[nn].mean(axis=1, keepdims=True)
+    around = centers[nn]
+    local = around - around.mean(axis=1, keepdims=True)
     _, vectors = np.linalg.eigh(np.einsum("vki,vkj->vij", local, local))
     normals = vectors[:, :, 0]
     return normals * np.where(normals[:, 2:3] < 0, -1.0, 1.0)

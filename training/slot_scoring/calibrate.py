@@ -59,11 +59,13 @@ def out_of_fold_logits(template: SlotScorer, caches: Sequence[EvidenceCache],
                                           "history": []}), [r for _, r in kept])
         with torch.no_grad():
             for i, (cache, names) in enumerate(zip(caches, scenes)):
-                if not calibrated[i]:
+                queries = [q for q, s in enumerate(names) if s in held]
+                if not calibrated[i] or not queries:
                     continue
-                for q in (q for q, s in enumerate(names) if s in held):
-                    rows = cache.evidence[cache.query_start[q]:cache.query_start[q + 1]]
-                    out[i][q] = scorer(torch.from_numpy(rows).float()[None])[0].numpy()
+                # every query has the network's K slots: one (Q, K, F) batch per cache
+                evidence = torch.from_numpy(cache.subset(queries).evidence).float()
+                out[i][queries] = scorer(evidence.view(len(queries), out[i].shape[1], -1)
+                                         ).numpy()
     return out
 
 

@@ -76,6 +76,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     checkpoint all use them; None keeps the checkpoint's. ``calibrate_folds`` > 0 also
     scores the queries of the ``calibrate_kinds`` sources out of fold (folds by scan) and
     reports a score-threshold table for each (``summary["calibration"]``)."""
+    repeats = repeats or [1] * len(sources)
     flags: dict[str, Any] = {"slot_scorer": True, "slot_scorer_members": members}
     if selection_spread is not None:
         flags["selection_spread"] = selection_spread
@@ -109,15 +110,14 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     template = copy.deepcopy(net.slot_scorer)  # word tables set, not yet trained
     reset_seeded(net.slot_scorer.mlp, settings.seed)
     fit_slot_scorer(net.slot_scorer, caches, settings, repeats)
-    calibration = _calibrate(template, sources, caches, scenes, settings,
-                             repeats or [1] * len(sources), calibrate_folds,
-                             calibrate_kinds) if calibrate_folds else {}
+    calibration = _calibrate(template, sources, caches, scenes, settings, repeats,
+                             calibrate_folds, calibrate_kinds) if calibrate_folds else {}
     info = {"steps": settings.steps, "seed": settings.seed, "members": members,
             "selection_spread": spread, "selection_plain": plain,
             "positive_iou": settings.positive_iou, "queries_per_scene": queries_per_scene,
             "queries": int(sum(c.num_queries for c in caches)),
             "sources": [{"kind": s.kind, "root": s.root, "split": s.split, "repeat": r}
-                        for s, r in zip(sources, repeats or [1] * len(sources))]}
+                        for s, r in zip(sources, repeats)]}
     if calibration:
         info["calibration"] = {**calibration, "folds": calibrate_folds}
     path = save_with_head(checkpoint, out, "slot_scorer", net.slot_scorer.state_dict(),
