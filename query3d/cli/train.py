@@ -47,8 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="the trained checkpoint whose encoders the head reads")
     s.add_argument("--source", action="append", default=[], metavar="KIND:ROOT:SPLIT[:N]",
                    help="labelled scenes (tabletop, mosd; mosd-generated: queries the "
-                        "synthetic sampler writes on the mOSD scans' own objects, "
-                        "slot-scorer only), repeatable; default tabletop:DATA:train")
+                        "synthetic sampler writes on the mOSD scans' own objects; "
+                        "mosd-composite: the split's objects set down on its other scans' "
+                        "tables, with sampled queries; both slot-scorer only), repeatable; "
+                        "default tabletop:DATA:train")
     s.add_argument("--repeat", action="append", default=[], metavar="KIND=R",
                    help="slot-scorer: draw the queries of sources of KIND R times as often "
                         "(a small real split beside many synthetic scenes), repeatable")

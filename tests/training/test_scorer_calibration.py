@@ -52,8 +52,10 @@ def test_a_held_out_scan_never_trains_its_fold(monkeypatch: pytest.MonkeyPatch) 
     real = _cache(8, 1)
     generated = _cache(6, 2)  # other queries on the same scans
     synthetic = _cache(10, 3)
+    composites = _cache(4, 4)  # made of real scans: they leave with any of theirs
     scenes = [["r0", "r0", "r1", "r1", "r2", "r2", "r3", "r3"],
-              ["r0", "r1", "r2", "r3", "r3", "r0"], [f"t{i}" for i in range(10)]]
+              ["r0", "r1", "r2", "r3", "r3", "r0"], [f"t{i}" for i in range(10)],
+              ["r0+r1~0", "r2+r3~1", "r1+r2+r3~2", "r0+r3~3"]]
     seen: list[set] = []
     fit = calibrate.fit_slot_scorer
 
@@ -67,18 +69,24 @@ def test_a_held_out_scan_never_trains_its_fold(monkeypatch: pytest.MonkeyPatch) 
     torch.manual_seed(0)
     template = SlotScorer(D, 5, V)
     before = {k: v.clone() for k, v in template.state_dict().items()}
-    logits = out_of_fold_logits(template, [real, generated, synthetic], scenes,
-                                [True, True, False], ScorerTraining(steps=3, batch_queries=4),
-                                [2, 2, 1], folds=2)
-    assert logits[2] is None and logits[0].shape == (8, K) and logits[1].shape == (6, K)
+    logits = out_of_fold_logits(template, [real, generated, synthetic, composites], scenes,
+                                [True, True, False, False],
+                                ScorerTraining(steps=3, batch_queries=4), [2, 2, 1, 1],
+                                folds=2)
+    assert logits[2] is None and logits[3] is None and logits[0].shape == (8, K) and logits[1].shape == (6, K)
     assert np.isfinite(logits[0]).all() and np.abs(logits[0]).sum() > 0
     assert all(torch.equal(v, before[k]) for k, v in template.state_dict().items())
-    folds = fold_scans(scenes, [True, True, False], 2, seed=0)
+    folds = fold_scans(scenes, [True, True, False, False], 2, seed=0)
+    assert sorted(s for f in folds for s in f) == ["r0", "r1", "r2", "r3"]
+    trained_composites = 0
     for held, trained in zip(folds, seen):
-        for cache, names in zip([real, generated], scenes):
+        for cache, names in zip([real, generated, synthetic, composites], scenes):
             for q, scan in enumerate(names):
                 rows = cache.evidence[cache.query_start[q]:cache.query_start[q + 1]].tobytes()
-                assert (rows in trained) == (scan not in held)
+                made_of = set(scan.split("~")[0].split("+"))
+                assert (rows in trained) == (not made_of & set(held))
+                trained_composites += cache is composites and rows in trained
+    assert trained_composites >= 1  # not all dropped
 
 
 def test_threshold_table_trades_answers_against_zero_targets() -> None:

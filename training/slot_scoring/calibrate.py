@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from query3d.model.heads.slot_scorer import SlotScorer
+from query3d.training.data.readers.mosd_composite import source_scans
 from query3d.training.semantic.run import reset_seeded
 from query3d.training.slot_scoring.cache import EvidenceCache
 from query3d.training.slot_scoring.fit import ScorerTraining, fit_slot_scorer
@@ -51,7 +52,8 @@ def out_of_fold_logits(template: SlotScorer, caches: Sequence[EvidenceCache],
         held = set(held)
         scorer = copy.deepcopy(template)
         reset_seeded(scorer.mlp, settings.seed + 1 + f)
-        train = [c.subset([q for q, s in enumerate(names) if s not in held])
+        # a composite made with a held-out scan leaves with it
+        train = [c.subset([q for q, s in enumerate(names) if not source_scans(s) & held])
                  for c, names in zip(caches, scenes)]
         kept = [(c, r) for c, r in zip(train, repeats) if c.num_queries]
         fit_slot_scorer(scorer, [c for c, _ in kept],

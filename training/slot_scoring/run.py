@@ -36,7 +36,7 @@ from query3d.training.slot_scoring.calibrate import (
 from query3d.training.slot_scoring.fit import ScorerTraining, fit_slot_scorer
 from query3d.training.trainer.data import open_split
 
-REAL_KINDS = ("mosd", "mosd-generated", "osd")
+REAL_KINDS = ("mosd", "mosd-generated", "mosd-composite", "osd")
 ALL_QUERIES = 1000
 
 

@@ -71,7 +71,11 @@ def open_split(kind: str, root: str | Path, split: str, max_points: int = 0
 
         return OSDReferDataset(root, generated_records(root, split), max_points=max_points,
                                split=split)
-    known = SYNTHETIC_KINDS + REFER_KINDS + ("mosd", "mosd-generated")
+    if kind == "mosd-composite":  # train objects set down on other train scans' tables
+        from query3d.training.data.readers.mosd_composite import CompositeDataset
+
+        return CompositeDataset(root, split, max_points=max_points)
+    known = SYNTHETIC_KINDS + REFER_KINDS + ("mosd", "mosd-generated", "mosd-composite")
     raise ValueError(f"data.kind {kind!r} cannot be trained on; choose one of "
                      f"{', '.join(known)} (or osd for evaluation)")
 
