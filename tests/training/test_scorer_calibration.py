@@ -73,7 +73,8 @@ def test_a_held_out_scan_never_trains_its_fold(monkeypatch: pytest.MonkeyPatch) 
                                 [True, True, False, False],
                                 ScorerTraining(steps=3, batch_queries=4), [2, 2, 1, 1],
                                 folds=2)
-    assert logits[2] is None and logits[3] is None and logits[0].shape == (8, K) and logits[1].shape == (6, K)
+    assert logits[2] is None and logits[3] is None
+    assert logits[0].shape == (8, K) and logits[1].shape == (6, K)
     assert np.isfinite(logits[0]).all() and np.abs(logits[0]).sum() > 0
     assert all(torch.equal(v, before[k]) for k, v in template.state_dict().items())
     folds = fold_scans(scenes, [True, True, False, False], 2, seed=0)
