@@ -6,11 +6,9 @@ they were made of."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from query3d.data.readers.common import boxes_from_instances
 from query3d.data.sample import CameraView, Scene
@@ -124,12 +122,9 @@ def test_a_piece_that_fits_nowhere_is_not_placed() -> None:
     assert set(np.unique(scene.instance)) == {-1, 2}
 
 
-def test_composites_of_real_scans_are_seeded_and_their_queries_name_their_objects() -> None:
-    shared = Path(os.environ.get("QUERY3D_SHARED",
-                                 Path(__file__).resolve().parents[3] / "shared"))
+def test_composites_of_real_scans_are_seeded_and_their_queries_name_their_objects(
+        shared: Path) -> None:
     root = shared / "data" / "mosd-learn"
-    if not root.is_dir():
-        pytest.skip(f"{root} is absent (project-internal data)")
     data = CompositeDataset(root, "train", scenes=6, per_scene=8, seed=3)
     again = CompositeDataset(root, "train", scenes=6, per_scene=8, seed=3)
     assert data.records == again.records and len(data) >= 20
