@@ -3,6 +3,8 @@ held-out scan in its fold's training, and a threshold table that ranks as it sho
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -102,3 +104,28 @@ def test_threshold_table_trades_answers_against_zero_targets() -> None:
                                      "zero_target": 0.0}, abs=1e-3)
     assert rows[1] == pytest.approx({"threshold": 0.5, "miou": (1 + 0 + 0.9) / 3,
                                      "zero_target": 1.0}, abs=1e-3)
+
+
+def test_stored_evidence_is_found_whatever_the_thread_count() -> None:
+    """The cache key ignores the word tables' last bits (the text encoder's output
+    differs there between thread counts) and changes with any weight."""
+    from query3d.config import load_config
+    from query3d.model.mrcosmo import build_model
+    from query3d.training.semantic.run import weights_key
+
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(load_config("small").model, semantic_head=True,
+                              slot_scorer=True)
+    net = build_model(cfg)
+    key = weights_key(net, "slot_scorer.mlp.")
+    with torch.no_grad():
+        net.slot_scorer.names.add_(1e-6 * torch.randn_like(net.slot_scorer.names))
+        net.slot_scorer.colour_names.add_(1e-6)
+    assert weights_key(net, "slot_scorer.mlp.") == key
+    with torch.no_grad():
+        net.slot_scorer.colour_prototypes.add_(0.01)
+    assert weights_key(net, "slot_scorer.mlp.") != key
+    with torch.no_grad():
+        net.slot_scorer.colour_prototypes.sub_(0.01)
+        next(net.parameters()).add_(1e-2)
+    assert weights_key(net, "slot_scorer.mlp.") != key
