@@ -18,6 +18,7 @@ from query3d.model.runtime.segmenter import Segmenter
 from query3d.training.data.synthetic import SyntheticDataset
 from query3d.training.data.synthetic.generate import generate_split
 from query3d.training.data.synthetic.scene_gen import GeneratorOptions
+from query3d.training.semantic.run import WORD_TABLES
 from query3d.training.semantic.scenes import NOVEL_SPLITS
 
 
@@ -141,7 +142,10 @@ def test_slot_scorer_training_adds_a_scorer_that_serves(trained: dict) -> None:
     assert state["extra"]["slot_scorer"]["queries"] == 4
     learnt = ("slot_scorer.mlp.", "slot_scorer.colour_prototypes", "slot_scorer.colour_log_width")
     for key, value in source["model"].items():
-        if not key.startswith(learnt):  # the scorer is trained afresh
+        if key in WORD_TABLES:  # the text encoder's output again: equal up to its last bits,
+            # which change with the thread count
+            assert torch.allclose(state["model"][key].float(), value.float(), atol=2e-3), key
+        elif not key.startswith(learnt):  # the scorer is trained afresh
             assert torch.equal(state["model"][key], value), key
     names = state["model"]["slot_scorer.names"].float()
     assert names.shape[0] == len(state["deployment"]["class_names"])
