@@ -82,7 +82,7 @@ def test_a_pasted_object_keeps_its_view_lands_on_free_table_and_hides_what_is_be
     piece = Piece("other", 2, other.points[other.instance == 2],
                   other.colors[other.instance == 2], "box", "red")
     scene, placed = composite(base, [piece], np.random.default_rng(0))
-    assert placed == [piece] and scene.scene_id == "base+other"
+    assert placed == {3: piece} and scene.scene_id == "base+other"
     pasted = scene.points[scene.instance == 3]
     assert len(pasted) > 0.5 * len(piece.points)  # some may hide behind the base's box
     # a turn about the camera's vertical axis: range from it and height are kept
@@ -97,18 +97,19 @@ def test_a_pasted_object_keeps_its_view_lands_on_free_table_and_hides_what_is_be
     assert gap > 0.01
     # seen through the base camera: no kept point lies behind another group's point
     camera = scene.cameras[0]
-    rc, z = _pixels(scene.points, camera)
-    depth = camera.depth[rc[:, 0].astype(int), rc[:, 1].astype(int)]
+    rc, z, in_view = _pixels(scene.points, camera)
+    assert in_view.all()
+    depth = camera.depth[rc[:, 0], rc[:, 1]]
     assert np.all(depth <= z + 1e-5)
     groups = np.where(scene.instance == 3, 1, 0)
     for g in (0, 1):
         mine, theirs = groups == g, groups != g
         nearest = np.full(camera.depth.shape, np.inf)
-        np.minimum.at(nearest, tuple(rc[theirs].astype(int).T), z[theirs])
-        assert np.all(nearest[tuple(rc[mine].astype(int).T)] >= z[mine] - DEPTH_TOLERANCE)
+        np.minimum.at(nearest, tuple(rc[theirs].T), z[theirs])
+        assert np.all(nearest[tuple(rc[mine].T)] >= z[mine] - DEPTH_TOLERANCE)
     # the table behind the pasted box lost points, and the image shows its colour
     assert len(scene.points) < len(base.points) + len(piece.points)
-    drawn = camera.image[tuple(rc[scene.instance == 3].astype(int).T)]
+    drawn = camera.image[tuple(rc[scene.instance == 3].T)]
     assert np.all(drawn == np.rint(np.array([0.8, 0.1, 0.1]) * 255).astype(np.uint8))
 
 
@@ -118,7 +119,7 @@ def test_a_piece_that_fits_nowhere_is_not_placed() -> None:
         [0.3, -0.7, 0.0], [1.6, 0.7, 0.3], (500, 3)).astype(np.float32),
         np.zeros((500, 3), np.float32), "box", "red")
     scene, placed = composite(base, [huge], np.random.default_rng(0), tries=10)
-    assert placed == [] and len(scene.points) == len(base.points)
+    assert placed == {} and len(scene.points) == len(base.points)
     assert set(np.unique(scene.instance)) == {-1, 2}
 
 

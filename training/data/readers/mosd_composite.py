@@ -29,6 +29,7 @@ from scipy import ndimage
 
 from query3d.data.readers.common import boxes_from_instances
 from query3d.data.sample import CameraView, Query, Sample, Scene
+from query3d.model.preprocess.cameras import project_points_to_image
 from query3d.model.runtime.density import network_subset
 from query3d.training.data.augment import take_points
 from query3d.training.data.readers.mosd_generated import _support, scan_facts
@@ -118,104 +119,95 @@ class _Grid:
         self.taken |= ndimage.binary_dilation(mark, iterations=round(CLEARANCE / CELL))
 
 
-def _pixels(points: np.ndarray, camera: CameraView) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 2) integer pixel (row, column) and (N,) depth of world points in ``camera``."""
-    world_to_cam = np.linalg.inv(camera.T_world_cam)
-    cam = points.astype(np.float64) @ world_to_cam[:3, :3].T + world_to_cam[:3, 3]
-    z = cam[:, 2]
-    uv = cam @ camera.K.T
-    with np.errstate(divide="ignore", invalid="ignore"):
-        col, row = np.rint(uv[:, 0] / z), np.rint(uv[:, 1] / z)
-    return np.stack([row, col], 1), z
+def _pixels(points: np.ndarray, camera: CameraView
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N, 2) integer pixel (row, column), (N,) depth and (N,) in-view flag of world
+    points in ``camera`` (the 2D branch's own projection)."""
+    uv, z, in_view = project_points_to_image(points, camera.K, camera.T_world_cam,
+                                             camera.image.shape[:2])
+    rc = np.rint(uv.numpy()[:, ::-1]).astype(int)
+    return np.where(in_view.numpy()[:, None], rc, 0), z.numpy(), in_view.numpy()
 
 
-def _depth_image(rows_cols: np.ndarray, z: np.ndarray, shape: tuple[int, int],
+def _depth_image(rc: np.ndarray, z: np.ndarray, shape: tuple[int, int],
                  spread: int = 0) -> np.ndarray:
     """Nearest depth per pixel (inf where nothing), grown by ``spread`` pixels."""
     depth = np.full(shape, np.inf)
-    rc = rows_cols.astype(int)
     np.minimum.at(depth, (rc[:, 0], rc[:, 1]), z)
     return ndimage.minimum_filter(depth, size=2 * spread + 1) if spread else depth
 
 
 def composite(base: Scene, pieces: Sequence[Piece], rng: np.random.Generator,
-              tries: int = 60) -> tuple[Scene, list[Piece]]:
+              tries: int = 60) -> tuple[Scene, dict[int, Piece]]:
     """``base`` with as many of ``pieces`` as fit set down on its table (each at a random
     turn about the camera's vertical axis where its footprint lies on free table and it
-    stays in view), seen through the base's camera. Returns the scene (pasted objects
-    get ids after the base's) and the pieces placed, in id order."""
+    stays in view), seen through the base's camera. Returns the scene and the pieces
+    placed by the instance id they got (after the base's)."""
     camera = base.cameras[0]
-    height, width = camera.image.shape[:2]
+    shape = camera.image.shape[:2]
     grid = _Grid(base)
     groups = [base.points]
-    placed: list[Piece] = []
+    placed: dict[int, Piece] = {}
+    next_id = int(base.instance.max()) + 1
     for piece in pieces:
         for _ in range(tries):
             moved = _rotate_z(piece.points, rng.uniform(-np.pi, np.pi))
-            rc, z = _pixels(moved, camera)
-            seen = (z > 0) & (rc[:, 0] >= 0) & (rc[:, 0] < height) & (rc[:, 1] >= 0) \
-                & (rc[:, 1] < width)
-            if seen.all() and grid.free(moved):
+            if _pixels(moved, camera)[2].all() and grid.free(moved):
                 grid.take(moved)
                 groups.append(moved)
-                placed.append(piece)
+                placed[next_id + len(placed)] = piece
                 break
-    next_id = int(base.instance.max()) + 1
-    instance = [base.instance] + [np.full(len(g), next_id + i, np.int64)
-                                  for i, g in enumerate(groups[1:])]
+    instance = [base.instance] + [np.full(len(g), i, np.int64)
+                                  for g, i in zip(groups[1:], placed)]
     semantic = [base.semantic] + [np.full(len(g), OSD_CLASSES.index("object"), np.int64)
                                   for g in groups[1:]]
-    colors = [base.colors] + [p.colors for p in placed]
+    colors = [base.colors] + [p.colors for p in placed.values()]
     # what the base camera sees: a point loses to a nearer point of another group within
     # a pixel (the grown depth image), never to its own group (its own surface)
     pixels = [_pixels(g, camera) for g in groups]
-    in_view = [(z > 0) & (rc[:, 0] >= 0) & (rc[:, 0] < height) & (rc[:, 1] >= 0)
-               & (rc[:, 1] < width) for rc, z in pixels]
-    depths = [_depth_image(rc[ok], z[ok], (height, width), spread=1)
-              for (rc, z), ok in zip(pixels, in_view)]
+    depths = [_depth_image(rc[ok], z[ok], shape, spread=1) for rc, z, ok in pixels]
     keep = []
-    for g, ((rc, z), ok) in enumerate(zip(pixels, in_view)):
+    for g, (rc, z, ok) in enumerate(pixels):
         visible = ok.copy()
-        r, c = rc[ok, 0].astype(int), rc[ok, 1].astype(int)
         for h, depth in enumerate(depths):
             if h != g:
-                visible[ok] &= depth[r, c] >= z[ok] - DEPTH_TOLERANCE
+                visible[ok] &= depth[rc[ok, 0], rc[ok, 1]] >= z[ok] - DEPTH_TOLERANCE
         keep.append(visible if g else visible | ~ok)  # base points out of view stay
+    seen = [(rc[k & ok], z[k & ok]) for (rc, z, ok), k in zip(pixels, keep)]
     points = np.concatenate([g[k] for g, k in zip(groups, keep)])
+    instance = np.concatenate([i[k] for i, k in zip(instance, keep)])
+    semantic = np.concatenate([s[k] for s, k in zip(semantic, keep)])
     scene = Scene(
-        scene_id="+".join([base.scene_id] + [p.scan for p in placed]),
+        scene_id="+".join([base.scene_id] + [p.scan for p in placed.values()]),
         points=points,
         colors=np.concatenate([c[k] for c, k in zip(colors, keep)]),
-        instance=np.concatenate([i[k] for i, k in zip(instance, keep)]),
-        semantic=np.concatenate([s[k] for s, k in zip(semantic, keep)]),
+        instance=instance,
+        semantic=semantic,
         class_names=list(base.class_names),
-        cameras=[_redrawn(camera, [(pix[0][k & ok], pix[1][k & ok], col[k & ok])
-                                   for pix, k, ok, col in
-                                   zip(pixels[1:], keep[1:], in_view[1:], colors[1:])],
-                          _pixels(points, camera))])
-    names = {int(i): OSD_CLASSES[int(s)] for i, s in zip(scene.instance, scene.semantic)
-             if i >= 0}
+        cameras=[_redrawn(camera, [(rc, c[k & ok]) for (rc, _), (_, _, ok), k, c in
+                                   zip(seen[1:], pixels[1:], keep[1:], colors[1:])],
+                          seen)])
+    ids, first = np.unique(instance, return_index=True)
+    names = {int(i): OSD_CLASSES[int(semantic[f])] for i, f in zip(ids, first) if i >= 0}
     scene.objects = boxes_from_instances(scene.points, scene.instance, names)
     return scene, placed
 
 
-def _redrawn(camera: CameraView, pasted: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-             kept: tuple[np.ndarray, np.ndarray]) -> CameraView:
-    """The base view with the pasted points drawn in, and a depth map of what is kept."""
+def _redrawn(camera: CameraView, pasted: list[tuple[np.ndarray, np.ndarray]],
+             seen: list[tuple[np.ndarray, np.ndarray]]) -> CameraView:
+    """The base view with the pasted points (pixel, colour) drawn in, and a depth map of
+    every group's kept points in view (pixel, depth)."""
     image = camera.image.copy()
     height, width = image.shape[:2]
-    for rc, _, colors in pasted:  # 3x3 each: a point moved off-centre covers more pixels
+    for rc, colors in pasted:  # 3x3 each: a point moved off-centre covers more pixels
         rgb = np.clip(np.rint(colors * 255), 0, 255).astype(np.uint8)
         for dr in (-1, 0, 1):
             for dc in (-1, 0, 1):
-                r = np.clip(rc[:, 0].astype(int) + dr, 0, height - 1)
-                c = np.clip(rc[:, 1].astype(int) + dc, 0, width - 1)
-                image[r, c] = rgb
-        image[rc[:, 0].astype(int), rc[:, 1].astype(int)] = rgb
-    rc, z = kept
-    ok = (z > 0) & (rc[:, 0] >= 0) & (rc[:, 0] < height) & (rc[:, 1] >= 0) \
-        & (rc[:, 1] < width)
-    depth = _depth_image(rc[ok], z[ok], (height, width))
+                image[np.clip(rc[:, 0] + dr, 0, height - 1),
+                      np.clip(rc[:, 1] + dc, 0, width - 1)] = rgb
+        image[rc[:, 0], rc[:, 1]] = rgb  # a point's own pixel over its neighbours' splats
+    depth = _depth_image(np.concatenate([rc for rc, _ in seen]),
+                         np.concatenate([z for _, z in seen]), (height, width))
     depth = np.where(np.isfinite(depth), depth, np.nan).astype(np.float32)
     return dataclasses.replace(camera, image=image, depth=depth)
 
@@ -265,15 +257,13 @@ class CompositeDataset(Sequence[Sample]):
                                      "eval_type": r["eval_type"], "kind": r["kind"],
                                      "split": split, "generated": True})
 
-    def _objects(self, scene: Scene, placed: list[Piece]) -> dict[str, dict]:
-        base = scene.scene_id.split("+")[0]
-        named = dict(self.table[base])
-        first = int(self.scans[base].instance.max()) + 1  # as ``composite`` numbers them
-        for i, piece in enumerate(placed):
-            named[str(first + i)] = {"category": piece.category, "colour": piece.colour}
+    def _objects(self, scene: Scene, placed: dict[int, Piece]) -> dict[str, dict]:
+        named = dict(self.table[scene.scene_id.split("+")[0]])
+        for object_id, piece in placed.items():
+            named[str(object_id)] = {"category": piece.category, "colour": piece.colour}
         return named
 
-    def _build(self, number: int) -> tuple[Scene, list[Piece]]:
+    def _build(self, number: int) -> tuple[Scene, dict[int, Piece]]:
         rng = np.random.default_rng([self.seed, number])
         base = self.scans[self.bases[rng.integers(len(self.bases))]]
         others = [p for p in self.pieces if p.scan != base.scene_id]
