@@ -34,6 +34,7 @@ from query3d.model.heads import (
     SlotScorer,
     SuperpointPooling,
     SuperpointStats,
+    phrase_evidence,
     pool_superpoints,
     slot_evidence,
 )
@@ -107,7 +108,8 @@ class MRCosmo(nn.Module):
             raise ValueError("model.slot_scorer reads the semantic head: it needs "
                              "model.semantic_head: true")
         self.slot_scorer = (SlotScorer(d, cfg.text_dim, cfg.num_classes,
-                                       members=cfg.slot_scorer_members)
+                                       members=cfg.slot_scorer_members,
+                                       relations=cfg.slot_scorer_relations)
                             if cfg.slot_scorer else None)
         if text_encoder is True:
             text_encoder = TextEncoder(cfg)
@@ -133,7 +135,7 @@ class MRCosmo(nn.Module):
         device = self.text_proj.weight.device
         if next(encoder.parameters()).device != device:
             encoder.to(device)
-        return encoder(texts)
+        return encoder(texts, phrases=self.cfg.slot_scorer_relations)
 
     # ----------------------------------------------------------------- frame graph
     def _image_evidence(self, frame: FrameInputs) -> ImageEvidence | None:
@@ -208,7 +210,16 @@ class MRCosmo(nn.Module):
                              self.superpoint_semantics(frame, encoding), text.pooled[:1],
                              self.slot_scorer.names, self.semantic.logit_scale.exp(),
                              unit_xyz, unit_rgb, frame.rgb.mean(0), frame.origin,
-                             self.slot_scorer.colour_names)
+                             self.slot_scorer.colour_names, self._phrase_evidence(text))
+
+    def _phrase_evidence(self, text: TextFeatures) -> torch.Tensor | None:
+        if not self.slot_scorer.relations:
+            return None
+        if text.phrases is None or text.relation is None:
+            raise ValueError("this slot scorer reads the command's phrases: encode the text "
+                             "with phrases=True (MRCosmo.encode_text does)")
+        return phrase_evidence(text.phrases[0], text.relation[:1], self.slot_scorer.names,
+                               self.slot_scorer.colour_names)
 
     def forward(
         self, frame: FrameInputs | dict[str, torch.Tensor], text: TextFeatures,

@@ -10,6 +10,7 @@ import torch
 
 from query3d.config import ModelConfig
 from query3d.model.encoders import TextFeatures
+from query3d.model.encoders.phrases import RELATIONS
 from query3d.model.preprocess import FrameInputs
 
 
@@ -95,6 +96,15 @@ def validate_text(text: TextFeatures, cfg: ModelConfig) -> None:
         raise ValueError("text is empty: the query has no tokens")
     if not (torch.isfinite(text.tokens).all() and torch.isfinite(text.pooled).all()):
         raise ValueError("text features contain NaN or inf")
+    if cfg.slot_scorer and cfg.slot_scorer_relations:
+        if text.phrases is None or text.relation is None:
+            raise ValueError("the slot scorer reads the command's phrases: encode the text "
+                             "with phrases=True")
+        if tuple(text.phrases.shape[1:]) != (2, cfg.text_dim) or \
+                text.relation.shape[-1] != len(RELATIONS):
+            raise ValueError(f"text phrases {tuple(text.phrases.shape)} / relation "
+                             f"{tuple(text.relation.shape)}: expected (1, 2, {cfg.text_dim}) "
+                             f"/ (1, {len(RELATIONS)})")
 
 
 def validate_inputs(frame: FrameInputs, text: TextFeatures, cfg: ModelConfig) -> None:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from query3d.config import ModelConfig
+from query3d.model.encoders.phrases import RELATIONS, split_relation
 
 # Nothing may download at run time: force the Hugging Face libraries offline.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,6 +27,10 @@ class TextFeatures:
     tokens: torch.Tensor  # (B, T, text_dim) last hidden states
     mask: torch.Tensor  # (B, T) bool, True for real tokens
     pooled: torch.Tensor  # (B, text_dim) mean over real tokens (sentence-transformers)
+    # with ``phrases=True``: the pooled target and anchor phrases (B, 2, text_dim; the
+    # anchor's row 0 without one) and the relation (B, len(RELATIONS), one-hot)
+    phrases: torch.Tensor | None = None
+    relation: torch.Tensor | None = None
 
 
 def default_text_model_path() -> str:
@@ -75,7 +80,26 @@ class TextEncoder(nn.Module):
         return self.tokenizer(batch, padding=True, truncation=True,
                               max_length=self.max_tokens, return_tensors="pt")
 
-    def forward(self, texts: str | list[str]) -> TextFeatures:
+    def forward(self, texts: str | list[str], phrases: bool = False) -> TextFeatures:
+        """``phrases``: also the target / anchor phrases and relation of each command
+        (``encoders.phrases.split_relation``), for a scorer that reads relations."""
+        features = self._encode(texts)
+        if not phrases:
+            return features
+        parts = [split_relation(t) for t in ([texts] if isinstance(texts, str) else texts)]
+        pooled = self._encode([p.target for p in parts]
+                              + [p.anchor or p.target for p in parts]).pooled
+        pooled = pooled.view(2, len(parts), -1).transpose(0, 1).clone()
+        relation = torch.zeros(len(parts), len(RELATIONS), dtype=pooled.dtype,
+                               device=pooled.device)
+        for i, p in enumerate(parts):
+            relation[i, p.relation_index] = 1.0
+            if not p.anchor:
+                pooled[i, 1] = 0.0
+        features.phrases, features.relation = pooled, relation
+        return features
+
+    def _encode(self, texts: str | list[str]) -> TextFeatures:
         encoded = self.tokenize(texts)
         device = next(self.model.parameters()).device
         encoded = {k: v.to(device) for k, v in encoded.items()}

@@ -25,11 +25,14 @@ from query3d.model.export.onnx_export import DEFAULT_OPSET, export_onnx
 from query3d.model.preprocess import FrameInputs
 
 TEXT_INPUTS = ("text_tokens", "text_mask", "text_pooled")
+PHRASE_INPUTS = ("text_phrases", "text_relation")  # a scorer that reads relations
 
 
 def frame_graph_input_names(num_scales: int, with_images: bool,
-                            with_superpoints: bool = False) -> list[str]:
-    return FrameInputs.tensor_names(num_scales, with_images, with_superpoints) + list(TEXT_INPUTS)
+                            with_superpoints: bool = False,
+                            with_phrases: bool = False) -> list[str]:
+    return (FrameInputs.tensor_names(num_scales, with_images, with_superpoints)
+            + list(TEXT_INPUTS) + (list(PHRASE_INPUTS) if with_phrases else []))
 
 
 def frame_dynamic_axes(names: Sequence[str]) -> dict[str, dict[int, str]]:
@@ -54,6 +57,8 @@ def frame_dynamic_axes(names: Sequence[str]) -> dict[str, dict[int, str]]:
         "text_tokens": {1: "T"},
         "text_mask": {1: "T"},
         "text_pooled": {},
+        "text_phrases": {},
+        "text_relation": {},
     }
     per_scale = {"voxel_coords": 0, "voxel_center": 0, "voxel_members": 0, "point2voxel": None}
     axes: dict[str, dict[int, str]] = {}
@@ -85,13 +90,19 @@ def graph_inputs(frame: FrameInputs, text: TextFeatures, num_seeds: int) -> dict
     tensors["text_tokens"] = text.tokens[:1]
     tensors["text_mask"] = text.mask[:1]
     tensors["text_pooled"] = text.pooled[:1]
+    if text.phrases is not None and text.relation is not None:
+        tensors["text_phrases"] = text.phrases[0]
+        tensors["text_relation"] = text.relation[:1]
     return tensors
 
 
 def split_named(named: dict[str, torch.Tensor]) -> tuple[FrameInputs, TextFeatures]:
     """Named graph inputs -> (frame, text); ``named`` keeps neither."""
+    phrases = named.pop("text_phrases", None)
     text = TextFeatures(tokens=named.pop("text_tokens"), mask=named.pop("text_mask"),
-                        pooled=named.pop("text_pooled"))
+                        pooled=named.pop("text_pooled"),
+                        phrases=None if phrases is None else phrases[None],
+                        relation=named.pop("text_relation", None))
     return FrameInputs.from_dict(named), text
 
 

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from kornia.color import rgb_to_lab
 from torch import nn
 
+from query3d.model.encoders.phrases import RELATIONS
+
 SCALARS = 5  # referred logit, relevance logit, log mask mass, sentence-slot cosine, match
 # where the slot's mask lies: its centre and spread (centred frame, z up), then its centre's
 # x, y in the cloud's own frame and its distance there from the origin (the sensor's foot
@@ -30,8 +32,33 @@ TEXT_TEMPERATURE = 0.05  # sharpness of the sentence's similarity to each class 
 NUM_COLOURS = 12  # colour words the scorer compares a mask's colour with
 
 
-def evidence_size(dim: int, num_names: int, num_colours: int = NUM_COLOURS) -> int:
-    return 4 * dim + SCALARS + GEOMETRY + 2 * num_names + COLOUR + num_colours
+OFFSETS = 7  # a slot's place from the anchor: centre xyz, own x, y, range, distance
+
+
+def evidence_size(dim: int, num_names: int, num_colours: int = NUM_COLOURS,
+                  relations: bool = False) -> int:
+    base = 4 * dim + SCALARS + GEOMETRY + 2 * num_names + COLOUR + num_colours
+    return base + (phrase_size(num_names, num_colours) if relations else 0)
+
+
+def phrase_size(num_names: int, num_colours: int) -> int:
+    return 2 * num_names + 2 * num_colours + len(RELATIONS)
+
+
+def phrase_evidence(phrases: torch.Tensor, relation: torch.Tensor, names: torch.Tensor,
+                    colour_names: torch.Tensor) -> torch.Tensor:
+    """(1, phrase_size): the target phrase's and the anchor phrase's similarity to the
+    class names and the colour words, and the relation (one-hot, ``RELATIONS``).
+    ``phrases`` (2, text_dim) are the pooled embeddings of the target and anchor phrases
+    (``encoders.phrases.split_relation``); without a relation the anchor's rows are 0."""
+    unit = F.normalize(phrases, dim=-1)
+    has_anchor = 1.0 - relation[:, :1]  # (1, 1)
+    words = []
+    for row, weight in ((0, 1.0), (1, has_anchor)):
+        said = unit[row:row + 1]
+        words += [torch.softmax(said @ names.T / TEXT_TEMPERATURE, dim=-1) * weight,
+                  torch.softmax(said @ colour_names.T / TEXT_TEMPERATURE, dim=-1) * weight]
+    return torch.cat([*words, relation], dim=-1)
 
 
 def lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -46,7 +73,8 @@ def slot_evidence(queries: torch.Tensor, box_feat: torch.Tensor, text_vec: torch
                   text_pooled: torch.Tensor, names: torch.Tensor,
                   semantic_scale: torch.Tensor, unit_xyz: torch.Tensor,
                   unit_rgb: torch.Tensor, frame_rgb: torch.Tensor, origin: torch.Tensor,
-                  colour_names: torch.Tensor) -> torch.Tensor:
+                  colour_names: torch.Tensor, phrases: torch.Tensor | None = None
+                  ) -> torch.Tensor:
     """(K, evidence_size) per slot. ``unit_mask_logits`` (K, S) over the superpoints,
     ``unit_semantic`` (S, text_dim) their unit semantic embeddings, ``text_pooled``
     (1, text_dim) the raw sentence embedding, ``names`` (V, text_dim) unit name
@@ -54,7 +82,8 @@ def slot_evidence(queries: torch.Tensor, box_feat: torch.Tensor, text_vec: torch
     (words like "left", "nearest", "tallest" are about where a mask lies), ``unit_rgb``
     (S, 3) their mean colours, ``frame_rgb`` (3,) the frame's, ``origin`` (3,) where the
     centred frame's zero lies in the cloud's, ``colour_names`` (C, text_dim) unit
-    embeddings of the colour words.
+    embeddings of the colour words; ``phrases`` (1, phrase_size) ``phrase_evidence`` of
+    the command, appended to every slot's row when the scorer reads relations.
 
     Colour is given as measured: a Kinect's "red box" is a pale magenta, so naming a
     colour is left to the scorer (trained on real scans too), with the frame's mean taken
@@ -79,11 +108,14 @@ def slot_evidence(queries: torch.Tensor, box_feat: torch.Tensor, text_vec: torch
     rel = relevance.clamp(1e-4, 1 - 1e-4)
     d = queries.shape[-1]
     k = queries.shape[0]
-    return torch.cat([
+    rows = [
         queries, box_feat, queries * text_vec / math.sqrt(d), ref_logit[:, None],
         torch.log(rel / (1 - rel))[:, None], torch.log(mass.clamp_min(1e-6)), cosine, match,
         place, text_vec.expand(k, -1), slot_names, text_names.expand(k, -1), colour,
-        text_colours.expand(k, -1)], dim=-1)
+        text_colours.expand(k, -1)]
+    if phrases is not None:
+        rows.append(phrases.expand(k, -1))
+    return torch.cat(rows, dim=-1)
 
 
 class SlotScorer(nn.Module):
@@ -98,14 +130,26 @@ class SlotScorer(nn.Module):
 
     ``members`` MLPs, started from different seeds and trained on the same batches, have
     their logits averaged: on a real split of a few dozen queries one seed's answer moves
-    by several points, the average much less."""
+    by several points, the average much less.
+
+    With ``relations`` the evidence also carries the command's target and anchor phrases
+    and its relation (``phrase_evidence``): each slot is matched against the target's
+    words alone, the anchor is found as a soft pick over the slots by the anchor's words,
+    and each slot is told where it lies from that anchor, once per relation ("behind the
+    red box" reads the offset along depth, "left of" along y)."""
 
     def __init__(self, dim: int, text_dim: int, num_names: int,
-                 num_colours: int = NUM_COLOURS, members: int = 1) -> None:
+                 num_colours: int = NUM_COLOURS, members: int = 1,
+                 relations: bool = False) -> None:
         super().__init__()
         self.dim, self.num_names, self.num_colours = dim, num_names, num_colours
-        size = evidence_size(dim, num_names, num_colours) + SCALARS + 2 * GEOMETRY \
-            + 2 + 3 + num_colours
+        self.relations = relations
+        size = evidence_size(dim, num_names, num_colours, relations) + SCALARS \
+            + 2 * GEOMETRY + 2 + 3 + num_colours
+        if relations:
+            size += 4 + 2 + OFFSETS * len(RELATIONS)
+            # how sharply the anchor's words pick its slot (softmax over the slots)
+            self.anchor_log_sharpness = nn.Parameter(torch.tensor(math.log(10.0)))
         self.register_buffer("names", torch.zeros(num_names, text_dim))  # set when trained
         self.register_buffer("colour_names", torch.zeros(num_colours, text_dim))
         self.colour_prototypes = nn.Parameter(torch.zeros(num_colours, 3))  # Lab / 100
@@ -123,6 +167,13 @@ class SlotScorer(nn.Module):
 
     def member_logits(self, evidence: torch.Tensor) -> torch.Tensor:
         """(members, ..., K): each member's own logits (each is trained on its own)."""
+        features = self.features(evidence)
+        return torch.stack([mlp(features) for mlp in self.mlp]).squeeze(-1)
+
+    def features(self, evidence: torch.Tensor) -> torch.Tensor:
+        """(..., K, F): what the MLPs read, the evidence and each slot against the others
+        (with ``relations`` the last ``6 + OFFSETS * len(RELATIONS)`` columns are
+        ``_relation_features``)."""
         start = 3 * self.dim
         scalars = evidence[..., start:start + SCALARS]
         place = evidence[..., start + SCALARS:start + SCALARS + GEOMETRY]
@@ -137,5 +188,28 @@ class SlotScorer(nn.Module):
                     place.max(dim=-2, keepdim=True).values - place,
                     match, match - match.max(dim=-2, keepdim=True).values,
                     balanced - balanced.mean(dim=-2, keepdim=True), named]
-        features = torch.cat([evidence, *relative], dim=-1)
-        return torch.stack([mlp(features) for mlp in self.mlp]).squeeze(-1)
+        if self.relations:
+            slot_names = evidence[..., tail - 2 * self.num_names:tail - self.num_names]
+            relative += self._relation_features(evidence, slot_names, named, place)
+        return torch.cat([evidence, *relative], dim=-1)
+
+    def _relation_features(self, evidence: torch.Tensor, slot_names: torch.Tensor,
+                           named: torch.Tensor, place: torch.Tensor) -> list[torch.Tensor]:
+        """Each slot against the target phrase's words, how much it is the anchor, and its
+        offset from the soft anchor, gated by the relation."""
+        v, c = self.num_names, self.num_colours
+        phrases = evidence[..., evidence_size(self.dim, v, c):]
+        target_names, target_colours = phrases[..., :v], phrases[..., v:v + c]
+        anchor_names, anchor_colours = phrases[..., v + c:2 * v + c], \
+            phrases[..., 2 * v + c:2 * v + 2 * c]
+        relation = phrases[..., 2 * v + 2 * c:]
+        target = torch.stack([(slot_names * target_names).sum(-1),
+                              (named * target_colours).sum(-1)], dim=-1)  # (..., K, 2)
+        anchor = (slot_names * anchor_names).sum(-1) + (named * anchor_colours).sum(-1)
+        pick = torch.softmax(anchor * self.anchor_log_sharpness.exp(), dim=-1)  # (..., K)
+        at = place[..., [0, 1, 2, 6, 7, 8]]  # centre xyz, own x, y, range
+        offset = at - (pick[..., None] * at).sum(-2, keepdim=True)
+        offset = torch.cat([offset, offset[..., :3].norm(dim=-1, keepdim=True)], dim=-1)
+        gated = (offset[..., :, None] * relation[..., None, :]).flatten(-2)
+        return [target, target - target.max(dim=-2, keepdim=True).values,
+                torch.stack([anchor, pick * pick.shape[-1]], dim=-1), gated]

@@ -153,7 +153,7 @@ class Segmenter:
 
     def _encode_text(self, text: str) -> TextFeatures:
         with torch.inference_mode():
-            return self.text_encoder(text)
+            return self.text_encoder(text, phrases=self.model_cfg.slot_scorer_relations)
 
     # ------------------------------------------------------------------ backends
     def example(self, with_images: bool, num_points: int = 2048) -> dict[str, torch.Tensor]:
@@ -193,7 +193,8 @@ class Segmenter:
 
     def _torch_backend(self, with_images: bool) -> Backend:
         names = frame_graph_input_names(len(self.model_cfg.voxel_scales), with_images,
-                                        self.model_cfg.use_superpoints)
+                                        self.model_cfg.use_superpoints,
+                                        self.model_cfg.slot_scorer_relations)
         graph = FrameGraph(self.net, names, EXPORT_OUTPUTS, encodings=self._encodings)
         return TorchBackend(graph, names, EXPORT_OUTPUTS)
 

@@ -69,6 +69,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--selection-plain", type=int, default=None, metavar="N",
                    help="slot-scorer: with a spread, the first N slots still plain top-k "
                         "(model.selection_plain); default: the checkpoint's")
+    s.add_argument("--relations", action="store_true",
+                   help="slot-scorer: the scorer also reads the command's target / anchor "
+                        "phrases and relation (model.slot_scorer_relations)")
     s.add_argument("--calibrate-folds", type=int, default=0, metavar="K",
                    help="slot-scorer: also score the real sources' queries out of fold "
                         "(K folds by scan, K more scorers) and print a score-threshold "
@@ -136,7 +139,8 @@ def _run_head(args: argparse.Namespace) -> int:
             args.source_checkpoint, sources, args.out,
             ScorerTraining(steps=args.steps, seed=args.seed), args.cache,
             args.queries_per_scene, _repeats(args.repeat, sources), args.members,
-            args.selection_spread, args.selection_plain, args.calibrate_folds, kinds)
+            args.selection_spread, args.selection_plain, args.calibrate_folds, kinds,
+            relations=args.relations)
         print(f"slot scorer: {summary['steps']} steps on {summary['queries']} queries, "
               f"final loss {summary['final_loss']:.3f}; wrote {summary['checkpoint']} "
               "(decision.slot_score: scorer; calibrate decision.score_threshold with "

@@ -63,6 +63,9 @@ class ModelConfig:
     semantic_head: bool = False  # open-vocabulary labels per superpoint (XMask3D, issue 14)
     slot_scorer: bool = False  # slots scored from their evidence (heads.slot_scorer)
     slot_scorer_members: int = 1  # MLPs of different seeds whose logits are averaged
+    # the scorer also reads the command's target / anchor phrases and relation
+    # ("the box behind the red box"; encoders.phrases): two more text graph inputs
+    slot_scorer_relations: bool = False
     # candidates' relevance also from a direct match with the pooled sentence
     text_matching: bool = False
     # metres: each slot's seed passes over candidates this close to an earlier slot's

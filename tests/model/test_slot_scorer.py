@@ -8,7 +8,15 @@ import torch
 import torch.nn.functional as F
 
 from query3d.config import DecisionConfig, ModelConfig
-from query3d.model.heads.slot_scorer import SlotScorer, evidence_size, slot_evidence
+from query3d.model.encoders.phrases import RELATIONS
+from query3d.model.heads.slot_scorer import (
+    OFFSETS,
+    SlotScorer,
+    evidence_size,
+    phrase_evidence,
+    phrase_size,
+    slot_evidence,
+)
 from query3d.model.mrcosmo import MRCosmo
 from query3d.model.postprocess import decode
 from query3d.training.slot_scoring.cache import EvidenceCache, slot_target_iou
@@ -109,3 +117,56 @@ def test_decoding_with_the_scorer_reads_slot_logit() -> None:
 def test_the_scorer_needs_the_semantic_head() -> None:
     with pytest.raises(ValueError, match="semantic_head"):
         MRCosmo(ModelConfig(use_superpoints=True, slot_scorer=True), text_encoder=None)
+
+
+def test_relation_features_place_each_slot_from_the_anchor_the_words_name() -> None:
+    """"the mug left of the box": the anchor is picked by the anchor's words (the box slot,
+    not the mug), and each slot's offset from it fills the "left" columns only."""
+    d, text_dim, v, c = 4, 6, 3, 2
+    names = F.normalize(torch.eye(v, text_dim), dim=-1)  # "mug", "bowl", "box"
+    unit_semantic = names[[0, 0, 1, 2]]
+    masks = torch.tensor([[9.0, 9.0, -9, -9], [-9, -9, 9.0, -9], [-9, -9, -9, 9.0]])
+    xyz = torch.tensor([[0.0, 1.0, 0], [0, 1.0, 0], [0, -1.0, 0], [1.0, 0.2, 0]])
+    colour_names = F.normalize(torch.eye(text_dim)[[3, 4]], dim=-1)
+    relation = torch.zeros(1, len(RELATIONS))
+    relation[0, RELATIONS.index("left")] = 1.0
+    phrases = phrase_evidence(torch.stack([names[0], names[2]]) * 3.0, relation, names,
+                              colour_names)
+    assert phrases.shape == (1, phrase_size(v, c))
+    zeros = torch.zeros(3, d)
+    ev = slot_evidence(zeros, zeros, torch.zeros(1, d), torch.zeros(3), torch.full((3,), 0.5),
+                       masks, unit_semantic, names[:1] + names[2:], names, torch.tensor(20.0),
+                       xyz, torch.full((4, 3), 0.5), torch.full((3,), 0.5), torch.zeros(3),
+                       colour_names, phrases)
+    assert ev.shape == (3, evidence_size(d, v, c, relations=True))
+    scorer = SlotScorer(d, text_dim, v, c, relations=True)
+    with torch.no_grad():
+        features = scorer.features(ev)
+    width = OFFSETS * len(RELATIONS)
+    gated = features[:, -width:].reshape(3, OFFSETS, len(RELATIONS))
+    picked = features[:, -width - 1] / 3  # each slot's share of the anchor
+    target = features[:, -width - 6]  # each slot's class match with the target words
+    assert int(picked.argmax()) == 2 and float(picked[2]) > 0.9
+    assert int(target.argmax()) == 0 and float(target[0]) > 0.9
+    left = gated[:, :, RELATIONS.index("left")]
+    assert left[0, :3].tolist() == pytest.approx([-1.0, 0.8, 0.0], abs=0.05)  # mug - box
+    assert left[2].abs().max() < 0.1  # the anchor from itself
+    others = [i for i in range(len(RELATIONS)) if RELATIONS[i] != "left"]
+    assert gated[:, :, others].abs().max() == 0.0
+    # without a relation the anchor's words are silent: the same slots, no anchor
+    none = torch.zeros(1, len(RELATIONS))
+    none[0, 0] = 1.0
+    silent = phrase_evidence(torch.stack([names[0], names[2]]), none, names, colour_names)
+    assert silent[0, v + c:2 * v + 2 * c].abs().max() == 0.0
+
+
+def test_a_relation_scorer_needs_the_phrases() -> None:
+    cfg = ModelConfig(use_superpoints=True, semantic_head=True, slot_scorer=True,
+                      slot_scorer_relations=True)
+    from query3d.model.encoders import TextFeatures
+    from query3d.model.validation import validate_text
+
+    text = TextFeatures(torch.zeros(1, 3, cfg.text_dim), torch.ones(1, 3, dtype=torch.bool),
+                        torch.zeros(1, cfg.text_dim))
+    with pytest.raises(ValueError, match="phrases"):
+        validate_text(text, cfg)

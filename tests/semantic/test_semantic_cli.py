@@ -217,3 +217,43 @@ def test_slot_scorer_training_can_spread_the_slots(trained: dict) -> None:
     first = seen[0].anchors[:4]  # the first picks lie at least the spread apart
     gaps = torch.cdist(first, first)[torch.triu_indices(4, 4, 1).unbind()]
     assert gaps.min() >= 0.07
+
+
+def test_slot_scorer_training_with_relations_reuses_the_stored_slots(trained: dict) -> None:
+    """--relations extends evidence stored without phrases (the frame half is the same)
+    with each command's phrase evidence, exactly what the graph computes, and the
+    checkpoint it writes serves with the phrase inputs."""
+    from query3d.model.encoders.phrases import RELATIONS
+    from query3d.model.preprocess import prepare_frame
+    from query3d.training.slot_scoring.cache import EvidenceCache
+
+    cache = trained["root"] / "cache-relations"
+    base = ["train", "--task", "slot-scorer", "--from", str(DEMO_CHECKPOINT), "--data",
+            str(trained["data"]), "--steps", "10", "--queries-per-scene", "1", "--cache",
+            str(cache)]
+    assert main([*base, "--out", str(trained["root"] / "plain.pt")]) == 0
+    (plain_path,) = cache.glob("slots-*")
+    assert main([*base, "--relations", "--out", str(trained["root"] / "rel.pt")]) == 0
+    (rel_path,) = set(cache.glob("slots-*")) - {plain_path}
+    plain, rel = EvidenceCache.load(plain_path), EvidenceCache.load(rel_path)
+    width = plain.evidence.shape[1]
+    assert rel.evidence.shape[1] > width
+    assert np.array_equal(rel.evidence[:, :width], plain.evidence)
+    assert np.array_equal(rel.iou, plain.iou)
+
+    cfg, _ = load_checkpoint(trained["root"] / "rel.pt")
+    assert cfg.model.slot_scorer_relations
+    segmenter = Segmenter(trained["root"] / "rel.pt", backend="torch")
+    data = SyntheticDataset(trained["data"], "train")
+    sample = data[0]  # the cache's first query (one per scene, scenes in order)
+    frame = prepare_frame(sample.scene.points, sample.scene.colors, segmenter.model_cfg)
+    text = segmenter.text_encoder(sample.query.text, phrases=True)
+    with torch.inference_mode():
+        graph = segmenter.net(frame, text)["slot_evidence"][:, width:].numpy()
+    k = int(rel.query_start[1])
+    np.testing.assert_allclose(rel.evidence[:k, width:].astype(np.float32), graph, atol=2e-3)
+    result = segmenter.segment(sample.scene.points, sample.scene.colors,
+                               text="the cup to the left of the keyboard")
+    assert result.timings_ms["total"] > 0
+    assert segmenter.text_cache("the cup to the left of the keyboard").relation[0].argmax() \
+        == RELATIONS.index("left")

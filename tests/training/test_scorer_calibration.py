@@ -108,7 +108,8 @@ def test_threshold_table_trades_answers_against_zero_targets() -> None:
 
 def test_stored_evidence_is_found_whatever_the_thread_count() -> None:
     """The cache key ignores the word tables' last bits (the text encoder's output
-    differs there between thread counts) and changes with any weight."""
+    differs there between thread counts) and the scorer's own weights, and changes with
+    any weight of the network that makes the evidence."""
     from query3d.config import load_config
     from query3d.model.mrcosmo import build_model
     from query3d.training.semantic.run import weights_key
@@ -117,15 +118,12 @@ def test_stored_evidence_is_found_whatever_the_thread_count() -> None:
     cfg = dataclasses.replace(load_config("small").model, semantic_head=True,
                               slot_scorer=True)
     net = build_model(cfg)
-    key = weights_key(net, "slot_scorer.mlp.")
+    key = weights_key(net, "slot_scorer.")
     with torch.no_grad():
         net.slot_scorer.names.add_(1e-6 * torch.randn_like(net.slot_scorer.names))
         net.slot_scorer.colour_names.add_(1e-6)
-    assert weights_key(net, "slot_scorer.mlp.") == key
+        net.slot_scorer.colour_prototypes.add_(0.01)  # the scorer's own: not evidence
+    assert weights_key(net, "slot_scorer.") == key
     with torch.no_grad():
-        net.slot_scorer.colour_prototypes.add_(0.01)
-    assert weights_key(net, "slot_scorer.mlp.") != key
-    with torch.no_grad():
-        net.slot_scorer.colour_prototypes.sub_(0.01)
         next(net.parameters()).add_(1e-2)
-    assert weights_key(net, "slot_scorer.mlp.") != key
+    assert weights_key(net, "slot_scorer.") != key

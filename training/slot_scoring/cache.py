@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from query3d.data.sample import Sample
 from query3d.model.deployment import Deployment
+from query3d.model.heads.slot_scorer import phrase_evidence
 from query3d.model.mrcosmo import MRCosmo
 from query3d.model.preprocess import prepare_frame
 from query3d.model.runtime.density import network_subset
@@ -96,6 +97,34 @@ def scene_groups(data: Sequence[Sample], queries_per_scene: int
 def query_scenes(data: Sequence[Sample], queries_per_scene: int) -> list[str]:
     """The scene of each query of the cache of ``data`` (unsharded), in its order."""
     return [scene for scene, picks in scene_groups(data, queries_per_scene) for _ in picks]
+
+
+def query_texts(data: Sequence[Sample], queries_per_scene: int) -> list[str]:
+    """The command of each query of the cache of ``data`` (unsharded), in its order."""
+    return [data[i].query.text if not hasattr(data, "records")
+            else data.records[i]["description"]  # type: ignore[attr-defined]
+            for _, picks in scene_groups(data, queries_per_scene) for i in picks]
+
+
+@torch.inference_mode()
+def with_phrase_evidence(cache: EvidenceCache, net: MRCosmo, texts: Sequence[str],
+                         batch: int = 128) -> EvidenceCache:
+    """``cache`` (stored without phrases) with each command's ``phrase_evidence``
+    appended to its slots' rows, as a scorer that reads relations stores it. The phrase
+    evidence depends on the text and the word tables only, so the frame half (minutes
+    per thousand scenes) is reused instead of run again."""
+    if len(texts) != cache.num_queries:
+        raise ValueError(f"{cache.num_queries} stored queries, {len(texts)} texts")
+    scorer = net.slot_scorer
+    rows = []
+    for start in tqdm(range(0, len(texts), batch), desc="phrase evidence", unit="batch"):
+        text = net.text_module()(list(texts[start:start + batch]), phrases=True)
+        rows += [phrase_evidence(text.phrases[i], text.relation[i:i + 1], scorer.names,
+                                 scorer.colour_names)[0] for i in range(len(text.phrases))]
+    per_query = torch.stack(rows).numpy().astype(np.float16)
+    slots = np.diff(cache.query_start)
+    evidence = np.concatenate([cache.evidence, np.repeat(per_query, slots, axis=0)], axis=1)
+    return EvidenceCache(evidence, cache.iou, cache.zero_target, cache.query_start)
 
 
 @torch.inference_mode()

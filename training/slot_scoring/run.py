@@ -27,7 +27,13 @@ from query3d.training.semantic.run import (
     reset_seeded,
     weights_key,
 )
-from query3d.training.slot_scoring.cache import EvidenceCache, cache_queries, query_scenes
+from query3d.training.slot_scoring.cache import (
+    EvidenceCache,
+    cache_queries,
+    query_scenes,
+    query_texts,
+    with_phrase_evidence,
+)
 from query3d.training.slot_scoring.calibrate import (
     format_table,
     out_of_fold_logits,
@@ -70,14 +76,17 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              repeats: list[int] | None = None, members: int = 1,
                              selection_spread: float | None = None,
                              selection_plain: int | None = None, calibrate_folds: int = 0,
-                             calibrate_kinds: tuple[str, ...] = REAL_KINDS) -> dict[str, Any]:
+                             calibrate_kinds: tuple[str, ...] = REAL_KINDS,
+                             relations: bool = False) -> dict[str, Any]:
     """``selection_spread`` (metres) and ``selection_plain`` change which slots the frozen
     network proposes (``model.selection_*``): the evidence, the scorer and the written
     checkpoint all use them; None keeps the checkpoint's. ``calibrate_folds`` > 0 also
     scores the queries of the ``calibrate_kinds`` sources out of fold (folds by scan) and
-    reports a score-threshold table for each (``summary["calibration"]``)."""
+    reports a score-threshold table for each (``summary["calibration"]``). ``relations``:
+    the scorer also reads the command's phrases (``model.slot_scorer_relations``)."""
     repeats = repeats or [1] * len(sources)
-    flags: dict[str, Any] = {"slot_scorer": True, "slot_scorer_members": members}
+    flags: dict[str, Any] = {"slot_scorer": True, "slot_scorer_members": members,
+                             "slot_scorer_relations": relations}
     if selection_spread is not None:
         flags["selection_spread"] = selection_spread
     if selection_plain is not None:
@@ -86,11 +95,14 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                                      **flags)
     names = deployment.class_names
     set_vocabulary(net, names)
-    key = weights_key(net, "slot_scorer.mlp.")
+    # the evidence is the frozen network's and the word tables': none of the scorer's own
+    # weights (its MLPs, colour prototypes, anchor sharpness) changes it
+    key = weights_key(net, "slot_scorer.")
     spread, plain = deployment.model.selection_spread, deployment.model.selection_plain
     if spread > 0:  # other slots, other evidence (top-k caches keep their names)
         key += f"-spread{spread:g}" + (f"-plain{plain}" if plain else "")
-    size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES))  # the layout, too
+    size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES), relations)  # the layout
+    plain_size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES))
     caches, scenes = [], []
     for s in sources:
         # a real split is a few scans: all of its queries (synthetic: queries_per_scene)
@@ -103,6 +115,13 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
         if path.is_file():
             caches.append(EvidenceCache.load(path))
             continue
+        without = path.with_name(path.name.replace(f"-{size}.npz", f"-{plain_size}.npz"))
+        if relations and without.is_file():  # the same slots stored without phrases
+            cache = with_phrase_evidence(EvidenceCache.load(without), net,
+                                         query_texts(data, per_scene))
+            caches.append(cache)
+            cache.save(path)
+            continue
         cache = cache_queries(net, deployment, data, per_scene,
                               desc=f"{s.kind} {s.split}")
         caches.append(cache)
@@ -113,6 +132,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     calibration = _calibrate(template, sources, caches, scenes, settings, repeats,
                              calibrate_folds, calibrate_kinds) if calibrate_folds else {}
     info = {"steps": settings.steps, "seed": settings.seed, "members": members,
+            "relations": relations,
             "selection_spread": spread, "selection_plain": plain,
             "positive_iou": settings.positive_iou, "queries_per_scene": queries_per_scene,
             "queries": int(sum(c.num_queries for c in caches)),
