@@ -27,7 +27,7 @@ _PATTERNS = (  # first match in the sentence wins; longer phrases listed first
     ("behind", r"(?:just |right )?behind|in back of|on the far side of|at the back of"),
     ("under", r"underneath|under|below|beneath"),
     ("on", r"(?:(?:resting|stacked|lying|sitting|standing|placed|put) )?on(?: top of)?|atop|"
-           r"above"),
+           r"above|off(?: of)?"),  # "take the carton off the box": it is on the box
     ("against", r"(?:leaning |propped (?:up )?)?against"),
     ("next_to", r"(?:right )?next to|beside|besides|(?:closest|nearest|close) to|near|by"),
 )
@@ -36,7 +36,8 @@ _MATCHER = re.compile(r"\b(?:" + "|".join(f"(?P<{name}>{pattern})" for name, pat
 # "on the left", "on top", "closest to me": where the target lies, not a second object
 _NOT_ANCHORS = re.compile(
     r"^\s*(?:the |a )?(?:left|right|top|bottom|side|near side|far side|table|camera|"
-    r"sensor|robot|me|you|us|it)\b\s*[?.!]*\s*$|^\s*(?:the )?(?:left|right)\b",
+    r"sensor|robot|me|you|us|it)\b\s*[?.!]*\s*$|^\s*(?:the )?(?:far |very )?(?:left|right)\b"
+    r"|^\s*(?:its|their|to)\b",  # "lying on its side": a pose, not a second object
     re.IGNORECASE)
 
 

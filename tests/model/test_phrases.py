@@ -20,6 +20,8 @@ from query3d.model.encoders.phrases import RELATIONS, Phrases, split_relation
     ("the cup closest to the laptop", "the cup", "next_to", "the laptop"),
     ("the bowl under the plate", "the bowl", "under", "the plate"),
     ("pick up the book leaning against the lamp", "pick up the book", "against", "the lamp"),
+    ("could you take the muesli carton off the biscuit box?",
+     "could you take the muesli carton", "on", "the biscuit box"),
 ])
 def test_a_relation_splits_target_from_anchor(text: str, target: str, relation: str,
                                               anchor: str) -> None:
@@ -29,7 +31,8 @@ def test_a_relation_splits_target_from_anchor(text: str, target: str, relation: 
 @pytest.mark.parametrize("text", [
     "the box on the left", "the object on top", "the box nearest to the camera",
     "the cereal packet that's closest to you", "the box in front", "the cup on the table",
-    "something to drink from", "all the boxes", "on the left"])
+    "something to drink from", "all the boxes", "on the left", "the can lying on its side",
+    "the tin standing on its edge", "the object on the far left", "the mug off to the side"])
 def test_where_the_target_lies_is_not_an_anchor(text: str) -> None:
     parts = split_relation(text)
     assert parts == Phrases(text, "none", "") and parts.relation_index == 0
