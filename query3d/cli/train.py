@@ -69,9 +69,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--selection-plain", type=int, default=None, metavar="N",
                    help="slot-scorer: with a spread, the first N slots still plain top-k "
                         "(model.selection_plain); default: the checkpoint's")
-    s.add_argument("--relations", action="store_true",
+    s.add_argument("--relations", action=argparse.BooleanOptionalAction, default=None,
                    help="slot-scorer: the scorer also reads the command's target / anchor "
-                        "phrases and relation (model.slot_scorer_relations)")
+                        "phrases and relation (model.slot_scorer_relations); default: the "
+                        "checkpoint's")
     s.add_argument("--calibrate-folds", type=int, default=0, metavar="K",
                    help="slot-scorer: also score the real sources' queries out of fold "
                         "(K folds by scan, K more scorers) and print a score-threshold "

@@ -140,7 +140,8 @@ def test_slot_scorer_training_adds_a_scorer_that_serves(trained: dict) -> None:
     cfg, state = load_checkpoint(out)
     assert cfg.model.slot_scorer and cfg.decision.slot_score == "scorer"
     assert state["extra"]["slot_scorer"]["queries"] == 4
-    learnt = ("slot_scorer.mlp.", "slot_scorer.colour_prototypes", "slot_scorer.colour_log_width")
+    learnt = ("slot_scorer.mlp.", "slot_scorer.colour_prototypes", "slot_scorer.colour_log_width",
+              "slot_scorer.anchor_log_sharpness")
     for key, value in source["model"].items():
         if key in WORD_TABLES:  # the text encoder's output again: equal up to its last bits,
             # which change with the thread count
@@ -162,7 +163,7 @@ def test_slot_scorer_training_adds_a_scorer_that_serves(trained: dict) -> None:
     frame = prepare_frame(sample.scene.points[:3000], sample.scene.colors[:3000],
                           segmenter.model_cfg)
     with torch.inference_mode():
-        raw = segmenter.net(frame, segmenter.text_encoder(sample.query.text))
+        raw = segmenter.net(frame, segmenter.text_cache(sample.query.text))
     assert not torch.equal(raw["slot_logit"], raw["ref_logit"])
 
 
@@ -212,7 +213,7 @@ def test_slot_scorer_training_can_spread_the_slots(trained: dict) -> None:
     seen = []
     hook = segmenter.net.selection.register_forward_hook(lambda m, i, o: seen.append(o))
     with torch.inference_mode():
-        segmenter.net(frame, segmenter.text_encoder(sample.query.text))
+        segmenter.net(frame, segmenter.text_cache(sample.query.text))
     hook.remove()
     first = seen[0].anchors[:4]  # the first picks lie at least the spread apart
     gaps = torch.cdist(first, first)[torch.triu_indices(4, 4, 1).unbind()]
@@ -231,7 +232,8 @@ def test_slot_scorer_training_with_relations_reuses_the_stored_slots(trained: di
     base = ["train", "--task", "slot-scorer", "--from", str(DEMO_CHECKPOINT), "--data",
             str(trained["data"]), "--steps", "10", "--queries-per-scene", "1", "--cache",
             str(cache)]
-    assert main([*base, "--out", str(trained["root"] / "plain.pt")]) == 0
+    assert main([*base, "--no-relations", "--out", str(trained["root"] / "plain.pt")]) == 0
+    assert not load_checkpoint(trained["root"] / "plain.pt")[0].model.slot_scorer_relations
     (plain_path,) = cache.glob("slots-*")
     assert main([*base, "--relations", "--out", str(trained["root"] / "rel.pt")]) == 0
     (rel_path,) = set(cache.glob("slots-*")) - {plain_path}
@@ -247,7 +249,7 @@ def test_slot_scorer_training_with_relations_reuses_the_stored_slots(trained: di
     data = SyntheticDataset(trained["data"], "train")
     sample = data[0]  # the cache's first query (one per scene, scenes in order)
     frame = prepare_frame(sample.scene.points, sample.scene.colors, segmenter.model_cfg)
-    text = segmenter.text_encoder(sample.query.text, phrases=True)
+    text = segmenter.text_cache(sample.query.text)
     with torch.inference_mode():
         graph = segmenter.net(frame, text)["slot_evidence"][:, width:].numpy()
     k = int(rel.query_start[1])

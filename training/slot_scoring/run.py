@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from query3d.model.checkpoint import save_with_head
+from query3d.model.checkpoint import load_checkpoint, save_with_head
 from query3d.model.heads.slot_scorer import evidence_size, lab
 from query3d.model.mrcosmo import MRCosmo
 from query3d.training.data.synthetic.colors import COLOR_NAMES, NAMED_COLORS
@@ -77,13 +77,16 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              selection_spread: float | None = None,
                              selection_plain: int | None = None, calibrate_folds: int = 0,
                              calibrate_kinds: tuple[str, ...] = REAL_KINDS,
-                             relations: bool = False) -> dict[str, Any]:
+                             relations: bool | None = None) -> dict[str, Any]:
     """``selection_spread`` (metres) and ``selection_plain`` change which slots the frozen
     network proposes (``model.selection_*``): the evidence, the scorer and the written
     checkpoint all use them; None keeps the checkpoint's. ``calibrate_folds`` > 0 also
     scores the queries of the ``calibrate_kinds`` sources out of fold (folds by scan) and
     reports a score-threshold table for each (``summary["calibration"]``). ``relations``:
-    the scorer also reads the command's phrases (``model.slot_scorer_relations``)."""
+    the scorer also reads the command's phrases (``model.slot_scorer_relations``); None
+    keeps the checkpoint's setting."""
+    if relations is None:
+        relations = load_checkpoint(checkpoint)[0].model.slot_scorer_relations
     repeats = repeats or [1] * len(sources)
     flags: dict[str, Any] = {"slot_scorer": True, "slot_scorer_members": members,
                              "slot_scorer_relations": relations}
