@@ -87,15 +87,20 @@ class TextEncoder(nn.Module):
         if not phrases:
             return features
         parts = [split_relation(t) for t in ([texts] if isinstance(texts, str) else texts)]
-        pooled = self._encode([p.target for p in parts]
-                              + [p.anchor or p.target for p in parts]).pooled
-        pooled = pooled.view(2, len(parts), -1).transpose(0, 1).clone()
+        # without a relation the target is the whole command (its pooled vector already)
+        # and there is no anchor: only commands with a relation pay a second encoding
+        pooled = torch.zeros(len(parts), 2, features.pooled.shape[-1],
+                             dtype=features.pooled.dtype, device=features.pooled.device)
+        pooled[:, 0] = features.pooled
+        split = [i for i, p in enumerate(parts) if p.anchor]
+        if split:
+            both = self._encode([parts[i].target for i in split]
+                                + [parts[i].anchor for i in split]).pooled
+            pooled[split] = both.view(2, len(split), -1).transpose(0, 1)
         relation = torch.zeros(len(parts), len(RELATIONS), dtype=pooled.dtype,
                                device=pooled.device)
         for i, p in enumerate(parts):
             relation[i, p.relation_index] = 1.0
-            if not p.anchor:
-                pooled[i, 1] = 0.0
         features.phrases, features.relation = pooled, relation
         return features
 

@@ -139,6 +139,22 @@ def test_text_encoder_matches_sentence_transformers(text_encoder):
     assert cos[0, 1] > cos[0, 2] + 0.2
 
 
+def test_text_encoder_phrases_are_the_target_and_anchor_encoded_alone(text_encoder):
+    from query3d.model.encoders.phrases import RELATIONS
+
+    with torch.no_grad():
+        feats = text_encoder(["the box behind the red box", "all the cups"], phrases=True)
+        alone = text_encoder(["the box", "the red box"]).pooled
+    assert feats.phrases.shape == (2, 2, 384) and feats.relation.shape == (2, len(RELATIONS))
+    assert feats.relation[0].argmax() == RELATIONS.index("behind")
+    assert feats.relation[1].argmax() == 0 and feats.relation.sum(-1).tolist() == [1.0, 1.0]
+    torch.testing.assert_close(feats.phrases[0], alone, rtol=1e-4, atol=1e-4)
+    # no relation: the target is the whole command, and there is no anchor
+    torch.testing.assert_close(feats.phrases[1, 0], feats.pooled[1])
+    assert feats.phrases[1, 1].abs().max() == 0.0
+    assert text_encoder("all the cups").phrases is None  # asked for only by relation scorers
+
+
 def test_text_encoder_is_frozen_and_validates(text_encoder):
     holder = nn.ModuleDict({"text": text_encoder}).train()
     assert not text_encoder.model.training  # frozen encoder stays in eval mode
