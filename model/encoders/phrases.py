@@ -35,8 +35,9 @@ _MATCHER = re.compile(r"\b(?:" + "|".join(f"(?P<{name}>{pattern})" for name, pat
                                           in _PATTERNS) + r")\b", re.IGNORECASE)
 # "on the left", "on top", "closest to me": where the target lies, not a second object
 _NOT_ANCHORS = re.compile(
-    r"^\s*(?:the |a )?(?:left|right|top|bottom|side|near side|far side|table|camera|"
-    r"sensor|robot|me|you|us|it)\b\s*[?.!]*\s*$|^\s*(?:the )?(?:far |very )?(?:left|right)\b"
+    r"^\s*(?:the |a )?(?:left|right|top|bottom|side|near side|far side|table|it)\b"
+    r"\s*[?.!]*\s*$|^\s*(?:the )?(?:far |very )?(?:left|right)\b"
+    r"|^\s*(?:the |a )?(?:camera|sensor|robot|me|you|us)\b"  # the viewer: "closest to me"
     r"|^\s*(?:its|their|to)\b",  # "lying on its side": a pose, not a second object
     re.IGNORECASE)
 

@@ -32,7 +32,8 @@ def test_a_relation_splits_target_from_anchor(text: str, target: str, relation: 
     "the box on the left", "the object on top", "the box nearest to the camera",
     "the cereal packet that's closest to you", "the box in front", "the cup on the table",
     "something to drink from", "all the boxes", "on the left", "the can lying on its side",
-    "the tin standing on its edge", "the object on the far left", "the mug off to the side"])
+    "the tin standing on its edge", "the object on the far left", "the mug off to the side",
+    "the bottle nearest to the sensor, please"])
 def test_where_the_target_lies_is_not_an_anchor(text: str) -> None:
     parts = split_relation(text)
     assert parts == Phrases(text, "none", "") and parts.relation_index == 0
