@@ -213,11 +213,10 @@ class MRCosmo(nn.Module):
                              self.slot_scorer.colour_names, self._phrase_evidence(text))
 
     def _phrase_evidence(self, text: TextFeatures) -> torch.Tensor | None:
+        """The command's phrase evidence for a scorer that reads relations (``forward``'s
+        input validation has checked that the text carries its phrases)."""
         if not self.slot_scorer.relations:
             return None
-        if text.phrases is None or text.relation is None:
-            raise ValueError("this slot scorer reads the command's phrases: encode the text "
-                             "with phrases=True (MRCosmo.encode_text does)")
         return phrase_evidence(text.phrases[0], text.relation[:1], self.slot_scorer.names,
                                self.slot_scorer.colour_names)
 

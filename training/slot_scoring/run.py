@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from query3d.model.checkpoint import load_checkpoint, save_with_head
+from query3d.model.checkpoint import save_with_head
 from query3d.model.heads.slot_scorer import evidence_size, lab
 from query3d.model.mrcosmo import MRCosmo
 from query3d.training.data.synthetic.colors import COLOR_NAMES, NAMED_COLORS
@@ -85,11 +85,10 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     reports a score-threshold table for each (``summary["calibration"]``). ``relations``:
     the scorer also reads the command's phrases (``model.slot_scorer_relations``); None
     keeps the checkpoint's setting."""
-    if relations is None:
-        relations = load_checkpoint(checkpoint)[0].model.slot_scorer_relations
     repeats = repeats or [1] * len(sources)
-    flags: dict[str, Any] = {"slot_scorer": True, "slot_scorer_members": members,
-                             "slot_scorer_relations": relations}
+    flags: dict[str, Any] = {"slot_scorer": True, "slot_scorer_members": members}
+    if relations is not None:
+        flags["slot_scorer_relations"] = relations
     if selection_spread is not None:
         flags["selection_spread"] = selection_spread
     if selection_plain is not None:
@@ -97,6 +96,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     net, deployment = frozen_network(checkpoint, fresh=("slot_scorer",), semantic_head=True,
                                      **flags)
     names = deployment.class_names
+    relations = deployment.model.slot_scorer_relations  # as given, else the checkpoint's
     set_vocabulary(net, names)
     # the evidence is the frozen network's and the word tables': none of the scorer's own
     # weights (its MLPs, colour prototypes, anchor sharpness) changes it
