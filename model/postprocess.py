@@ -14,6 +14,7 @@ import numpy as np
 
 from query3d.config import DecisionConfig
 from query3d.model.boxes import fit_upright_box
+from query3d.model.encoders.referent_count import referent_limit
 from query3d.model.output import QueryResult, TargetResult
 
 REQUIRED = ("box_center", "box_size", "box_yaw", "ref_logit", "class_logits", "mask_logits")
@@ -53,7 +54,9 @@ def decode(
     ``mask_threshold``) is empty or lies more than ``dedup_overlap`` inside the targets
     already kept is dropped: several slots may lock onto one object, or onto a part of it
     (IoU misses those: a part's IoU with its whole is small). No fired slot means
-    ``no_target``. Boxes go back to the cloud's frame by adding the frame's origin.
+    ``no_target``. With ``limit_by_grammar`` a singular command keeps only its best
+    target (a numeral: that many at most). Boxes go back to the cloud's frame by adding
+    the frame's origin.
     """
     missing = [k for k in REQUIRED if k not in raw]
     if missing:
@@ -79,7 +82,9 @@ def decode(
     yaws, classes = _numpy(raw["box_yaw"]), _numpy(raw["class_logits"]).argmax(-1)
     fired = [k for k in np.argsort(-scores, kind="stable") if scores[k] > cfg.score_threshold]
     targets: list[TargetResult] = []
-    for k, prob, index in _distinct_slots(fired, mask_logits, cfg):
+    distinct = _distinct_slots(fired, mask_logits, cfg)
+    limit = referent_limit(text) if cfg.limit_by_grammar else None
+    for k, prob, index in distinct[:limit]:
         label = class_names[int(classes[k])] if int(classes[k]) < len(class_names) else ""
         center, size, yaw = centers[k].astype(np.float64), sizes[k].astype(np.float64), \
             float(yaws[k])

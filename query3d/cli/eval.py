@@ -33,6 +33,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "to choose the decision.score_threshold a checkpoint ships with")
     p.add_argument("--slot-score", default=None, choices=SLOT_SCORES,
                    help="how a slot is scored (default: the checkpoint's decision.slot_score)")
+    p.add_argument("--grammar-limit", default=None, action=argparse.BooleanOptionalAction,
+                   help="answer a singular command with one target at most, a numeral with "
+                   "that many (default: the checkpoint's decision.limit_by_grammar)")
     p.add_argument("--classes", default="", metavar="NAMES",
                    help="--task semantic: the class list (default: the 18 tabletop classes, "
                    "or box, can, tin, bowl, mug, table for --kind mosd)")
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     summary = run_evaluation(args.checkpoint, args.data, args.split,
                              max_samples=args.max_samples, device=args.device, kind=args.kind,
                              baselines=not args.no_baselines, seed=args.seed,
-                             score_thresholds=thresholds, slot_score=args.slot_score)
+                             score_thresholds=thresholds, slot_score=args.slot_score,
+                             limit_by_grammar=args.grammar_limit)
     print(format_table(summary))
     for t, numbers in summary.get("by_score_threshold", {}).items():
         print(f"score threshold {t}: mIoU {100 * numbers['miou']:.1f}, Acc@0.5 "

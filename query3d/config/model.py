@@ -151,6 +151,9 @@ class DecisionConfig:
     # publish the upright box fitted to each target's mask points (tight, for grasping)
     # instead of the detection head's coarse box
     box_from_mask: bool = True
+    # answer a singular command ("the black mug") with its best target only, a numeral
+    # ("the two mugs") with at most that many (model/encoders/referent_count.py)
+    limit_by_grammar: bool = True
 
     def __post_init__(self) -> None:
         for name in ("score_threshold", "mask_threshold", "dedup_overlap"):

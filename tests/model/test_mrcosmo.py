@@ -236,7 +236,7 @@ def test_decode_zero_multi_and_duplicate_targets():
     np.testing.assert_allclose(res.targets[0].box_center, [1.0, 2.0, 3.0])
     assert res.targets[0].score > res.targets[1].score
     with pytest.raises(ValueError, match="mask_logits"):
-        decode(_raw_with(3, 6, [1.0] * 3, masks[:, :5]), frame, cfg, "x", CLASS_NAMES)
+        decode(_raw_with(3, 6, [1.0] * 3, masks[:, :5]), frame, cfg, "the objects", CLASS_NAMES)
     with pytest.raises(ValueError, match="dedup_overlap"):
         DecisionConfig(dedup_overlap=1.5)
 
@@ -250,7 +250,9 @@ def test_decode_drops_a_slot_on_a_part_of_a_kept_target():
     masks[1, :2] = 5.0  # a part of slot 0's object
     masks[2, 5:10] = 5.0  # one point shared with slot 0, four of its own
     raw = _raw_with(3, 10, [3.0, 2.0, 1.0], masks)
-    res = decode(raw, frame, DecisionConfig(dedup_overlap=0.5), "x", CLASS_NAMES)
+    res = decode(raw, frame, DecisionConfig(dedup_overlap=0.5), "the objects",
+                 CLASS_NAMES)
     assert [t.point_indices.tolist() for t in res.targets] == [list(range(6)), [5, 6, 7, 8, 9]]
-    lenient = decode(raw, frame, DecisionConfig(dedup_overlap=1.0), "x", CLASS_NAMES)
+    lenient = decode(raw, frame, DecisionConfig(dedup_overlap=1.0), "the objects",
+                     CLASS_NAMES)
     assert len(lenient.targets) == 3

@@ -108,7 +108,8 @@ def test_decoding_with_the_scorer_reads_slot_logit() -> None:
     cfg = DecisionConfig(slot_score="scorer", score_threshold=0.5, box_from_mask=False)
     result = decode(raw, frame, cfg, "the mug")
     assert len(result.targets) == 1 and result.targets[0].point_indices.tolist() == list(range(10))
-    referred = decode(raw, frame, DecisionConfig(score_threshold=0.5, box_from_mask=False), "x")
+    referred = decode(raw, frame, DecisionConfig(score_threshold=0.5, box_from_mask=False),
+                      "the mugs")
     assert len(referred.targets) == 2  # by referred score both fire
     with pytest.raises(ValueError, match="slot_logit"):
         decode({k: v for k, v in raw.items() if k != "slot_logit"}, frame, cfg, "the mug")

@@ -19,20 +19,23 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
                    max_samples: int = 0, device: str = "auto",
                    kind: str | None = None, baselines: bool = True,
                    seed: int = 0, score_thresholds: tuple[float, ...] = (),
-                   slot_score: str | None = None) -> dict[str, Any]:
+                   slot_score: str | None = None,
+                   limit_by_grammar: bool | None = None) -> dict[str, Any]:
     """The summary of ``ReferringMetrics`` plus where it came from and how long it took;
     with ``baselines``, the trivial baselines' summaries on the same samples under
     ``summary["baselines"]``; each of ``score_thresholds`` is scored too (one forward per
     sample for all of them) under ``summary["by_score_threshold"]``. ``slot_score``
-    replaces the checkpoint's ``decision.slot_score`` for all of them."""
+    replaces the checkpoint's ``decision.slot_score`` for all of them, ``limit_by_grammar``
+    its ``decision.limit_by_grammar`` (None: keep the checkpoint's)."""
     ctx = init_distributed(device)
     try:
         model, cfg = load_model(checkpoint, ctx.device)
         kind = kind or cfg.data.kind
         samples = open_split(kind, data, split, cfg.data.max_points)
         start = time.perf_counter()
-        decision = cfg.decision if slot_score is None else \
-            dataclasses.replace(cfg.decision, slot_score=slot_score)
+        changes = {k: v for k, v in (("slot_score", slot_score),
+                                     ("limit_by_grammar", limit_by_grammar)) if v is not None}
+        decision = dataclasses.replace(cfg.decision, **changes)
         network = ModelPredictor(model, cfg.model, decision)
         predictors = {"model": network}
         for t in score_thresholds:
@@ -52,6 +55,7 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
             summary["baselines"] = summaries
         summary.update(checkpoint=str(checkpoint), data=str(data), split=split,
                        data_kind=kind, preset=cfg.preset, slot_score=decision.slot_score,
+                       limit_by_grammar=decision.limit_by_grammar,
                        wall_s=time.perf_counter() - start)
         return summary
     finally:

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from query3d.config import DecisionConfig
+from query3d.model.encoders.referent_count import referent_limit
+from query3d.model.postprocess import decode
+
+
+@pytest.mark.parametrize(("text", "limit"), [
+    ("the black mug", 1),
+    ("the black mug, please", 1),
+    ("the mug left of the boxes", 1),  # the anchor's plural is not the target's
+    ("can you get me something to drink from, the one on the right?", 1),
+    ("give me one of the cans", 1),
+    ("the orange and white muesli box", 1),  # colours joined by "and": one object
+    ("the Kellogg's box", 1),
+    ("the glass", 1),
+    ("the two mugs", 2),
+    ("both cans", 2),
+    ("show me the three plates", 3),
+    ("the 4 boxes", 4),
+    ("all the mugs", None),
+    ("segment every one of the vases", None),
+    ("the mugs", None),
+    ("where are the boxes behind the laptop?", None),
+    ("something to drink from", None),
+    ("give me everything on the table", None),
+    ("I want some cereal", None),
+    ("the yellow can and the dark can", None),
+])
+def test_referent_limit_reads_the_targets_grammatical_number(text: str, limit: int | None
+                                                             ) -> None:
+    assert referent_limit(text) == limit
+
+
+def _three_objects() -> tuple[dict, dict]:
+    n = 30
+    xyz = np.random.default_rng(0).normal(size=(n, 3)).astype(np.float32)
+    masks = np.full((3, n), -5.0)
+    for k in range(3):
+        masks[k, 10 * k:10 * (k + 1)] = 5.0
+    raw = {"box_center": np.zeros((3, 3)), "box_size": np.ones((3, 3)), "box_yaw": np.zeros(3),
+           "ref_logit": np.array([1.0, 3.0, 2.0]), "class_logits": np.zeros((3, 2)),
+           "mask_logits": masks}
+    return raw, {"xyz": xyz, "origin": np.zeros(3)}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("the mug", [[10, 20]]),  # the best slot only
+    ("the two mugs", [[10, 20], [20, 30]]),
+    ("all the mugs", [[10, 20], [20, 30], [0, 10]]),
+    ("the mugs", [[10, 20], [20, 30], [0, 10]]),
+])
+def test_decode_keeps_as_many_targets_as_the_command_allows(text: str, expected: list) -> None:
+    raw, frame = _three_objects()
+    result = decode(raw, frame, DecisionConfig(score_threshold=0.5), text)
+    spans = [[int(t.point_indices.min()), int(t.point_indices.max()) + 1] for t in result.targets]
+    assert spans == expected
+
+
+def test_the_limit_can_be_turned_off() -> None:
+    raw, frame = _three_objects()
+    cfg = DecisionConfig(score_threshold=0.5, limit_by_grammar=False)
+    assert len(decode(raw, frame, cfg, "the mug").targets) == 3
