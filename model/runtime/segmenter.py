@@ -326,6 +326,7 @@ class Segmenter:
         score_threshold: float | None = None,
         mask_threshold: float | None = None,
         min_target_points: int = 1,
+        limit_by_grammar: bool | None = None,
     ) -> QueryResult:
         """Targets that ``text`` refers to; point indices index the *input* ``points``.
 
@@ -347,7 +348,8 @@ class Segmenter:
             inputs = graph_inputs(frame, features, self.model_cfg.num_seeds)
             outputs = self.backend(with_images).run(inputs, frame_key=key)
         t_net = time.perf_counter()
-        overrides = {"score_threshold": score_threshold, "mask_threshold": mask_threshold}
+        overrides = {"score_threshold": score_threshold, "mask_threshold": mask_threshold,
+                     "limit_by_grammar": limit_by_grammar}
         overrides = {k: v for k, v in overrides.items() if v is not None}
         decision = dataclasses.replace(self.decision, **overrides)
         result = decode(outputs, frame, decision, text, self.class_names)

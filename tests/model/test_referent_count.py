@@ -62,3 +62,23 @@ def test_the_limit_can_be_turned_off() -> None:
     raw, frame = _three_objects()
     cfg = DecisionConfig(score_threshold=0.5, limit_by_grammar=False)
     assert len(decode(raw, frame, cfg, "the mug").targets) == 3
+
+
+def test_the_bundled_network_answers_a_singular_command_once() -> None:
+    """On the demo scene "a cup" fires on several cups; the answer is the best of them,
+    and the node's ``limit_by_grammar: false`` gets them all back."""
+    from query3d import Segmenter
+    from query3d.bundled import DEMO_SCENE_DIR, demo_checkpoint
+    from query3d.data.readers.scene_folder import SceneSplit, read_scene_dir
+
+    split = SceneSplit(DEMO_SCENE_DIR, None)
+    scene_id = split.scene_ids[0]
+    scene = read_scene_dir(split.scene_dir(scene_id), scene_id, split.class_names)
+    segmenter = Segmenter(demo_checkpoint())
+    ask = dict(cameras=scene.cameras, text="a cup")
+    every = segmenter.segment(scene.points, scene.colors, limit_by_grammar=False, **ask)
+    best = segmenter.segment(scene.points, scene.colors, **ask)
+    assert len(every.targets) >= 2
+    assert len(best.targets) == 1
+    assert best.targets[0].score == every.targets[0].score
+    np.testing.assert_array_equal(best.targets[0].point_indices, every.targets[0].point_indices)

@@ -299,7 +299,8 @@ class Query3DNode(LifecycleNode):
             frame.points, frame.colors, cameras=cameras, text=request.text,
             score_threshold=_or_default(self.p("score_threshold")),
             mask_threshold=_or_default(self.p("mask_threshold")),
-            min_target_points=self.p("min_target_points"))
+            min_target_points=self.p("min_target_points"),
+            limit_by_grammar=self.p("limit_by_grammar"))
         return result, cameras
 
     def _answer_failed(self, frame: Frame | None, request: Request, error: str,

@@ -98,6 +98,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("num_threads", int, "CPU threads for inference; 0 = library default", low=0),
     _threshold("score_threshold", "a detection slot fires above this"),
     _threshold("mask_threshold", "a point belongs to a target above this"),
+    ParamSpec("limit_by_grammar", bool, "answer a singular command ('the red mug') with its "
+              "best target only, a numeral ('the two cans') with at most that many; false = "
+              "every slot that fires", dynamic=True),
     ParamSpec("min_target_points", int, "targets with fewer points are dropped", dynamic=True,
               low=1),
     ParamSpec("network_points", int, "the network sees at most this many points, every point "
