@@ -125,8 +125,9 @@ class SlotScorer(nn.Module):
     "the red box" the reddest of the boxes).
 
     A colour word is matched to a mask through learnt prototypes (one balanced Lab colour
-    per colour word, started at the synthetic palette's and moved by training on real
-    scans): the slot's soft colour naming against the sentence's colour words.
+    per colour word, started where the training answers named by that word lie, else at
+    the synthetic palette's, and moved by training): the slot's soft colour naming against
+    the sentence's colour words.
 
     ``members`` MLPs, started from different seeds and trained on the same batches, have
     their logits averaged: on a real split of a few dozen queries one seed's answer moves
@@ -178,8 +179,7 @@ class SlotScorer(nn.Module):
         scalars = evidence[..., start:start + SCALARS]
         place = evidence[..., start + SCALARS:start + SCALARS + GEOMETRY]
         tail = start + SCALARS + GEOMETRY + self.dim + 2 * self.num_names
-        balanced = evidence[..., tail + 3:tail + COLOUR]
-        said = evidence[..., tail + COLOUR:tail + COLOUR + self.num_colours]
+        balanced, said = self.colour_evidence(evidence)
         gap = ((balanced[..., None, :] - self.colour_prototypes) ** 2).sum(-1)
         named = torch.softmax(-gap / self.colour_log_width.exp(), dim=-1)  # (..., K, C)
         match = (named * said).sum(-1, keepdim=True)
@@ -192,6 +192,13 @@ class SlotScorer(nn.Module):
             slot_names = evidence[..., tail - 2 * self.num_names:tail - self.num_names]
             relative += self._relation_features(evidence, slot_names, named, place)
         return torch.cat([evidence, *relative], dim=-1)
+
+    def colour_evidence(self, evidence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(..., K, 3) each slot's grey-world balanced Lab colour and (..., K, C) how much
+        the sentence says each colour word, read from the evidence layout."""
+        tail = 4 * self.dim + SCALARS + GEOMETRY + 2 * self.num_names
+        return (evidence[..., tail + 3:tail + COLOUR],
+                evidence[..., tail + COLOUR:tail + COLOUR + self.num_colours])
 
     def _relation_features(self, evidence: torch.Tensor, slot_names: torch.Tensor,
                            named: torch.Tensor, place: torch.Tensor) -> list[torch.Tensor]:

@@ -70,6 +70,36 @@ def set_vocabulary(net: MRCosmo, names: list[str]) -> None:
         scorer.colour_prototypes.copy_(lab(anchors))
 
 
+def start_colour_prototypes(scorer: Any, caches: list[EvidenceCache], min_count: int = 10,
+                            said: float = 0.5, positive_iou: float = 0.5) -> list[str]:
+    """Each colour word's prototype started where the training answers it names lie: the
+    mean balanced colour of the slots that found a target (IoU >= ``positive_iou``) of
+    queries that say that word (share >= ``said``), averaged over the sources that have
+    ``min_count`` such slots, so a large synthetic split does not outvote the real one.
+
+    The palette's colours are what a renderer is asked for, not what the sensor and the
+    grey-world balance give: a Kinect's "yellow" tin measures a pale olive, far from
+    every palette anchor, and a prototype started there gets no gradient (its softmax
+    share is ~0 for every real slot), so "the yellow box" scored 0 on every real scan.
+    Returns the words whose prototype moved (the others keep the palette's)."""
+    means: list[list[torch.Tensor]] = [[] for _ in range(scorer.num_colours)]
+    for cache in caches:
+        balanced, says = scorer.colour_evidence(torch.from_numpy(cache.evidence).float())
+        found = torch.from_numpy(cache.iou.astype("float32")) >= positive_iou
+        strongest, word = says.max(dim=-1)
+        for c in range(scorer.num_colours):
+            rows = found & (word == c) & (strongest >= said)
+            if int(rows.sum()) >= min_count:
+                means[c].append(balanced[rows].mean(0))
+    moved = []
+    with torch.no_grad():
+        for c, found_means in enumerate(means):
+            if found_means:
+                scorer.colour_prototypes[c] = torch.stack(found_means).mean(0)
+                moved.append(COLOR_NAMES[c])
+    return moved
+
+
 def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              out: str | Path, settings: ScorerTraining,
                              cache_dir: str | Path = "runs/cache", queries_per_scene: int = 5,
@@ -129,6 +159,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                               desc=f"{s.kind} {s.split}")
         caches.append(cache)
         cache.save(path)
+    start_colour_prototypes(net.slot_scorer, caches)
     template = copy.deepcopy(net.slot_scorer)  # word tables set, not yet trained
     reset_seeded(net.slot_scorer.mlp, settings.seed)
     fit_slot_scorer(net.slot_scorer, caches, settings, repeats)
