@@ -109,7 +109,8 @@ class MRCosmo(nn.Module):
                              "model.semantic_head: true")
         self.slot_scorer = (SlotScorer(d, cfg.text_dim, cfg.num_classes,
                                        members=cfg.slot_scorer_members,
-                                       relations=cfg.slot_scorer_relations)
+                                       relations=cfg.slot_scorer_relations,
+                                       peers=cfg.slot_scorer_peers)
                             if cfg.slot_scorer else None)
         if text_encoder is True:
             text_encoder = TextEncoder(cfg)

@@ -33,6 +33,7 @@ NUM_COLOURS = 12  # colour words the scorer compares a mask's colour with
 
 
 OFFSETS = 7  # a slot's place from the anchor: centre xyz, own x, y, range, distance
+PEER_FEATURES = 8  # a slot against its peers: centre xyz, spread xyz, range; its own share
 
 
 def evidence_size(dim: int, num_names: int, num_colours: int = NUM_COLOURS,
@@ -141,16 +142,23 @@ class SlotScorer(nn.Module):
 
     def __init__(self, dim: int, text_dim: int, num_names: int,
                  num_colours: int = NUM_COLOURS, members: int = 1,
-                 relations: bool = False) -> None:
+                 relations: bool = False, peers: bool = False) -> None:
         super().__init__()
+        if peers and not relations:
+            raise ValueError("model.slot_scorer_peers reads the target's words: it needs "
+                             "model.slot_scorer_relations: true")
         self.dim, self.num_names, self.num_colours = dim, num_names, num_colours
-        self.relations = relations
+        self.relations, self.peers = relations, peers
         size = evidence_size(dim, num_names, num_colours, relations) + SCALARS \
             + 2 * GEOMETRY + 2 + 3 + num_colours
         if relations:
             size += 4 + 2 + OFFSETS * len(RELATIONS)
             # how sharply the anchor's words pick its slot (softmax over the slots)
             self.anchor_log_sharpness = nn.Parameter(torch.tensor(math.log(10.0)))
+        if peers:
+            size += PEER_FEATURES
+            # how sharply the target's words pick the slots it is compared with
+            self.peer_log_sharpness = nn.Parameter(torch.tensor(math.log(10.0)))
         self.register_buffer("names", torch.zeros(num_names, text_dim))  # set when trained
         self.register_buffer("colour_names", torch.zeros(num_colours, text_dim))
         self.colour_prototypes = nn.Parameter(torch.zeros(num_colours, 3))  # Lab / 100
@@ -174,7 +182,7 @@ class SlotScorer(nn.Module):
     def features(self, evidence: torch.Tensor) -> torch.Tensor:
         """(..., K, F): what the MLPs read, the evidence and each slot against the others
         (with ``relations`` the last ``6 + OFFSETS * len(RELATIONS)`` columns are
-        ``_relation_features``)."""
+        ``_relation_features``, then with ``peers`` ``PEER_FEATURES`` more)."""
         start = 3 * self.dim
         scalars = evidence[..., start:start + SCALARS]
         place = evidence[..., start + SCALARS:start + SCALARS + GEOMETRY]
@@ -218,5 +226,19 @@ class SlotScorer(nn.Module):
         offset = at - (pick[..., None] * at).sum(-2, keepdim=True)
         offset = torch.cat([offset, offset[..., :3].norm(dim=-1, keepdim=True)], dim=-1)
         gated = (offset[..., :, None] * relation[..., None, :]).flatten(-2)
-        return [target, target - target.max(dim=-2, keepdim=True).values,
-                torch.stack([anchor, pick * pick.shape[-1]], dim=-1), gated]
+        out = [target, target - target.max(dim=-2, keepdim=True).values,
+               torch.stack([anchor, pick * pick.shape[-1]], dim=-1), gated]
+        if self.peers:
+            out.append(self._peer_features(target[..., 0], place))
+        return out
+
+    def _peer_features(self, target_match: torch.Tensor, place: torch.Tensor
+                       ) -> torch.Tensor:
+        """Each slot's place and size against the slots that match the target's class words
+        (a soft pick, learnt sharpness): "the box on the left", "the smallest tin" and
+        "the box further back" compare the target with its peers, and a leftmost mug
+        must not make every box look "right"."""
+        peer = torch.softmax(target_match * self.peer_log_sharpness.exp(), dim=-1)  # (..., K)
+        own = place[..., [0, 1, 2, 3, 4, 5, 8]]  # centre, spread, range
+        centre = (peer[..., None] * own).sum(-2, keepdim=True)
+        return torch.cat([own - centre, peer[..., None] * peer.shape[-1]], dim=-1)

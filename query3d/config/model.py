@@ -66,6 +66,9 @@ class ModelConfig:
     # the scorer also reads the command's target / anchor phrases and relation
     # ("the box behind the red box"; encoders.phrases): two more text graph inputs
     slot_scorer_relations: bool = False
+    # with relations: each slot's place and size also against the slots that match the
+    # target's words ("the box on the left" is left of the other boxes, not of the mug)
+    slot_scorer_peers: bool = False
     # candidates' relevance also from a direct match with the pooled sentence
     text_matching: bool = False
     # metres: each slot's seed passes over candidates this close to an earlier slot's

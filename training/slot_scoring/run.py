@@ -107,18 +107,21 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              selection_spread: float | None = None,
                              selection_plain: int | None = None, calibrate_folds: int = 0,
                              calibrate_kinds: tuple[str, ...] = REAL_KINDS,
-                             relations: bool | None = None) -> dict[str, Any]:
+                             relations: bool | None = None,
+                             peers: bool | None = None) -> dict[str, Any]:
     """``selection_spread`` (metres) and ``selection_plain`` change which slots the frozen
     network proposes (``model.selection_*``): the evidence, the scorer and the written
     checkpoint all use them; None keeps the checkpoint's. ``calibrate_folds`` > 0 also
     scores the queries of the ``calibrate_kinds`` sources out of fold (folds by scan) and
     reports a score-threshold table for each (``summary["calibration"]``). ``relations``:
     the scorer also reads the command's phrases (``model.slot_scorer_relations``); None
-    keeps the checkpoint's setting."""
+    keeps the checkpoint's setting; ``peers`` likewise (``model.slot_scorer_peers``)."""
     repeats = repeats or [1] * len(sources)
     flags: dict[str, Any] = {"slot_scorer": True, "slot_scorer_members": members}
     if relations is not None:
         flags["slot_scorer_relations"] = relations
+    if peers is not None:
+        flags["slot_scorer_peers"] = peers
     if selection_spread is not None:
         flags["selection_spread"] = selection_spread
     if selection_plain is not None:
@@ -166,7 +169,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     calibration = _calibrate(template, sources, caches, scenes, settings, repeats,
                              calibrate_folds, calibrate_kinds) if calibrate_folds else {}
     info = {"steps": settings.steps, "seed": settings.seed, "members": members,
-            "relations": relations,
+            "relations": relations, "peers": deployment.model.slot_scorer_peers,
             "selection_spread": spread, "selection_plain": plain,
             "positive_iou": settings.positive_iou, "queries_per_scene": queries_per_scene,
             "queries": int(sum(c.num_queries for c in caches)),
