@@ -133,4 +133,7 @@ def tiny_config(**train: object) -> Config:
     base = {"epochs": 2, "batch_size": 2, "lr": 0.003, "eval_every": 0, "log_every": 1,
             "num_workers": 0, "device": "cpu"}
     base.update(train)
-    return load_config("small", {"model": model, "data": data, "train": base})
+    # every fired slot answers: these tests assert what training learns, and an 8-epoch
+    # network's ranking of its 4 slots is not yet what "the cube" (one answer) can trust
+    return load_config("small", {"model": model, "data": data, "train": base,
+                                 "decision": {"limit_by_grammar": False}})
