@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.cluster import DBSCAN
 
 from query3d.config import DecisionConfig
 from query3d.model.boxes import fit_upright_box
@@ -82,9 +83,11 @@ def decode(
     yaws, classes = _numpy(raw["box_yaw"]), _numpy(raw["class_logits"]).argmax(-1)
     fired = [k for k in np.argsort(-scores, kind="stable") if scores[k] > cfg.score_threshold]
     targets: list[TargetResult] = []
-    distinct = _distinct_slots(fired, mask_logits, cfg)
     limit = referent_limit(text) if cfg.limit_by_grammar else None
-    for k, prob, index in distinct[:limit]:
+    kept = _distinct_slots(fired, mask_logits, cfg)[:limit]
+    if cfg.split_gap > 0 and limit != 1:
+        kept = _split_targets(kept, xyz, cfg.split_gap, limit)
+    for k, prob, index in kept:
         label = class_names[int(classes[k])] if int(classes[k]) < len(class_names) else ""
         center, size, yaw = centers[k].astype(np.float64), sizes[k].astype(np.float64), \
             float(yaws[k])
@@ -102,6 +105,40 @@ def decode(
             label=label,
         ))
     return QueryResult(text=text, num_points=n, targets=targets)
+
+
+def split_apart(xyz: np.ndarray, index: np.ndarray, gap: float, min_share: float = 0.1
+                ) -> list[np.ndarray]:
+    """A target's points in the pieces that lie more than ``gap`` apart (single linkage:
+    scikit-learn's DBSCAN with one sample per core), largest first. One slot's mask can
+    span two cups 20 cm apart; a grasp needs a box per cup. Pieces under ``min_share``
+    of the points (stray points, a sliver across a gap) stay with the largest piece."""
+    if len(index) < 2:
+        return [index]
+    labels = DBSCAN(eps=gap, min_samples=1).fit_predict(xyz[index])
+    sizes = np.bincount(labels)
+    if (sizes >= min_share * len(index)).sum() < 2:
+        return [index]
+    order = np.argsort(-sizes, kind="stable")
+    kept = [c for c in order if sizes[c] >= min_share * len(index)]
+    pieces = [index[labels == c] for c in kept]
+    stray = ~np.isin(labels, kept)
+    pieces[0] = np.sort(np.concatenate([pieces[0], index[stray]]))
+    return pieces
+
+
+def _split_targets(kept: list[tuple[int, np.ndarray, np.ndarray]], xyz: np.ndarray,
+                   gap: float, limit: int | None) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Each target in its pieces (``split_apart``), as long as the answers stay within
+    ``limit`` ("the four cups": a mask over two of three targets' cups becomes the
+    fourth); never drops a point, so the union of the answers is unchanged."""
+    out: list[tuple[int, np.ndarray, np.ndarray]] = []
+    for i, (k, prob, index) in enumerate(kept):
+        pieces = split_apart(xyz, index, gap)
+        if limit is not None and len(out) + len(pieces) + len(kept) - i - 1 > limit:
+            pieces = [index]
+        out.extend((k, prob, piece) for piece in pieces)
+    return out
 
 
 def _distinct_slots(fired: Sequence[int], mask_logits: np.ndarray, cfg: DecisionConfig

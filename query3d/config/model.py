@@ -157,12 +157,17 @@ class DecisionConfig:
     # answer a singular command ("the black mug") with its best target only, a numeral
     # ("the two mugs") with at most that many (model/encoders/referent_count.py)
     limit_by_grammar: bool = True
+    # metres: a target whose points lie in pieces more than this apart is answered as one
+    # target per piece, where the command allows several answers (0 = never split)
+    split_gap: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("score_threshold", "mask_threshold", "dedup_overlap"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"decision.{name} must be in [0, 1], got {value}")
+        if not self.split_gap >= 0.0:
+            raise ValueError(f"decision.split_gap must be >= 0 (metres), got {self.split_gap}")
         if self.slot_score not in SLOT_SCORES:
             raise ValueError(f"slot_score must be one of {SLOT_SCORES}, got "
                              f"{self.slot_score!r}")

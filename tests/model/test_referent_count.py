@@ -82,3 +82,49 @@ def test_the_bundled_network_answers_a_singular_command_once() -> None:
     assert len(best.targets) == 1
     assert best.targets[0].score == every.targets[0].score
     np.testing.assert_array_equal(best.targets[0].point_indices, every.targets[0].point_indices)
+
+
+def _two_cups_in_one_mask() -> tuple[dict, dict]:
+    """One slot's mask over two cups 20 cm apart (30 and 20 points) and 2 stray points."""
+    rng = np.random.default_rng(1)
+    xyz = np.concatenate([rng.normal([0, 0, 0], 0.01, (30, 3)),
+                          rng.normal([0.2, 0, 0], 0.01, (20, 3)),
+                          [[0.5, 0.5, 0.0], [0.55, 0.5, 0.0]]]).astype(np.float32)
+    raw = {"box_center": np.zeros((1, 3)), "box_size": np.ones((1, 3)), "box_yaw": np.zeros(1),
+           "ref_logit": np.array([3.0]), "class_logits": np.zeros((1, 2)),
+           "mask_logits": np.full((1, len(xyz)), 5.0)}
+    return raw, {"xyz": xyz, "origin": np.zeros(3)}
+
+
+def test_split_apart_answers_each_piece_of_a_mask_where_several_answers_are_allowed() -> None:
+    raw, frame = _two_cups_in_one_mask()
+    cfg = DecisionConfig(score_threshold=0.5, split_gap=0.05)
+    pieces = decode(raw, frame, cfg, "all the cups").targets
+    assert [len(t.point_indices) for t in pieces] == [32, 20]  # the strays join the largest
+    assert set(pieces[1].point_indices.tolist()) == set(range(30, 50))
+    assert pieces[1].box_center[0] == pytest.approx(0.2, abs=0.02)
+    assert len(decode(raw, frame, cfg, "the cup").targets) == 1  # one answer: not split
+    assert len(decode(raw, frame, cfg, "the two cups").targets) == 2  # within the numeral
+    assert len(decode(raw, frame, DecisionConfig(score_threshold=0.5), "all the cups")
+               .targets) == 1  # split_gap 0: never
+    with pytest.raises(ValueError, match="split_gap"):
+        DecisionConfig(split_gap=-0.1)
+
+
+def test_the_bundled_network_answers_each_cup_of_a_mask_over_two() -> None:
+    """Split pieces keep every answered point: the same union, never fewer targets."""
+    from query3d import Segmenter
+    from query3d.bundled import DEMO_SCENE_DIR, demo_checkpoint
+    from query3d.data.readers.scene_folder import SceneSplit, read_scene_dir
+
+    split = SceneSplit(DEMO_SCENE_DIR, None)
+    scene_id = split.scene_ids[0]
+    scene = read_scene_dir(split.scene_dir(scene_id), scene_id, split.class_names)
+    segmenter = Segmenter(demo_checkpoint())
+    ask = dict(cameras=scene.cameras, text="pick up the four cups")
+    whole = segmenter.segment(scene.points, scene.colors, split_gap=0.0, **ask)
+    pieces = segmenter.segment(scene.points, scene.colors, split_gap=0.05, **ask)
+    assert len(pieces.targets) >= len(whole.targets) >= 2
+    np.testing.assert_array_equal(pieces.union_mask(), whole.union_mask())
+    assert max(float(np.prod(t.box_size[:2])) for t in pieces.targets) <= \
+        max(float(np.prod(t.box_size[:2])) for t in whole.targets)

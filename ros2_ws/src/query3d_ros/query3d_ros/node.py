@@ -300,7 +300,8 @@ class Query3DNode(LifecycleNode):
             score_threshold=_or_default(self.p("score_threshold")),
             mask_threshold=_or_default(self.p("mask_threshold")),
             min_target_points=self.p("min_target_points"),
-            limit_by_grammar=self.p("limit_by_grammar"))
+            limit_by_grammar=self.p("limit_by_grammar"),
+            split_gap=_or_default(self.p("split_gap")))
         return result, cameras
 
     def _answer_failed(self, frame: Frame | None, request: Request, error: str,

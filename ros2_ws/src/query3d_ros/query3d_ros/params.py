@@ -101,6 +101,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("limit_by_grammar", bool, "answer a singular command ('the red mug') with its "
               "best target only, a numeral ('the two cans') with at most that many; false = "
               "every slot that fires", dynamic=True),
+    ParamSpec("split_gap", float, "m: a target whose points lie in pieces further apart "
+              "answers once per piece where the command allows several; 0 = never; < 0 = "
+              "the checkpoint's", dynamic=True, low=-1.0, high=1.0),
     ParamSpec("min_target_points", int, "targets with fewer points are dropped", dynamic=True,
               low=1),
     ParamSpec("network_points", int, "the network sees at most this many points, every point "
