@@ -117,10 +117,9 @@ def split_apart(xyz: np.ndarray, index: np.ndarray, gap: float, min_share: float
         return [index]
     labels = DBSCAN(eps=gap, min_samples=1).fit_predict(xyz[index])
     sizes = np.bincount(labels)
-    if (sizes >= min_share * len(index)).sum() < 2:
+    kept = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] >= min_share * len(index)]
+    if len(kept) < 2:
         return [index]
-    order = np.argsort(-sizes, kind="stable")
-    kept = [c for c in order if sizes[c] >= min_share * len(index)]
     pieces = [index[labels == c] for c in kept]
     stray = ~np.isin(labels, kept)
     pieces[0] = np.sort(np.concatenate([pieces[0], index[stray]]))

@@ -14,6 +14,7 @@ queries in minutes, and its logit is a graph output (``slot_logit``) like any ot
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -186,7 +187,7 @@ class SlotScorer(nn.Module):
         start = 3 * self.dim
         scalars = evidence[..., start:start + SCALARS]
         place = evidence[..., start + SCALARS:start + SCALARS + GEOMETRY]
-        tail = start + SCALARS + GEOMETRY + self.dim + 2 * self.num_names
+        tail = self._colour_start()
         balanced, said = self.colour_evidence(evidence)
         gap = ((balanced[..., None, :] - self.colour_prototypes) ** 2).sum(-1)
         named = torch.softmax(-gap / self.colour_log_width.exp(), dim=-1)  # (..., K, C)
@@ -201,10 +202,15 @@ class SlotScorer(nn.Module):
             relative += self._relation_features(evidence, slot_names, named, place)
         return torch.cat([evidence, *relative], dim=-1)
 
-    def colour_evidence(self, evidence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _colour_start(self) -> int:
+        """Where ``slot_evidence``'s colour columns begin (after the class-name columns)."""
+        return 4 * self.dim + SCALARS + GEOMETRY + 2 * self.num_names
+
+    def colour_evidence(self, evidence: Any) -> tuple[Any, Any]:
         """(..., K, 3) each slot's grey-world balanced Lab colour and (..., K, C) how much
-        the sentence says each colour word, read from the evidence layout."""
-        tail = 4 * self.dim + SCALARS + GEOMETRY + 2 * self.num_names
+        the sentence says each colour word, read from the evidence layout (a tensor or a
+        stored array: views, no copy)."""
+        tail = self._colour_start()
         return (evidence[..., tail + 3:tail + COLOUR],
                 evidence[..., tail + COLOUR:tail + COLOUR + self.num_colours])
 

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -84,7 +85,9 @@ def start_colour_prototypes(scorer: Any, caches: list[EvidenceCache], min_count:
     Returns the words whose prototype moved (the others keep the palette's)."""
     means: list[list[torch.Tensor]] = [[] for _ in range(scorer.num_colours)]
     for cache in caches:
-        balanced, says = scorer.colour_evidence(torch.from_numpy(cache.evidence).float())
+        # the 15 colour columns only: a synthetic cache is 160k rows of ~400 columns
+        balanced, says = (torch.from_numpy(np.asarray(a, dtype=np.float32))
+                          for a in scorer.colour_evidence(cache.evidence))
         found = torch.from_numpy(cache.iou.astype("float32")) >= positive_iou
         strongest, word = says.max(dim=-1)
         for c in range(scorer.num_colours):
