@@ -36,13 +36,14 @@ class SubmanifoldConv3d(nn.Module):
             nn.init.uniform_(self.bias, -bound, bound)
 
     def forward(self, feats: torch.Tensor, kmap: torch.Tensor) -> torch.Tensor:
-        """feats (V, in), kmap (V, 27) with pad V -> (V, out)."""
-        kernels = self.weight.reshape(self.out_channels, KERNEL_VOLUME, self.in_channels)
-        out = F.linear(feats, kernels[:, KERNEL_VOLUME // 2], self.bias)  # centre tap
-        for k in range(KERNEL_VOLUME):
-            if k != KERNEL_VOLUME // 2:
-                out = out + F.linear(gather_rows(feats, kmap[:, k]), kernels[:, k])
-        return out
+        """feats (V, in), kmap (V, 27) with pad V -> (V, out).
+
+        One gather of all 27 taps and one GEMM over the stacked (27 * in) features: on a
+        CPU 27 small GEMMs, each after copying the padded table, cost ~2x as much.
+        """
+        taps = gather_rows(feats, kmap).reshape(-1, KERNEL_VOLUME * self.in_channels)
+        kernels = self.weight.reshape(self.out_channels, KERNEL_VOLUME * self.in_channels)
+        return F.linear(taps, kernels, self.bias)
 
 
 def import_spconv() -> Any:
