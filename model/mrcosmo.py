@@ -26,6 +26,7 @@ from query3d.model.encoders import (
     TextFeatures,
     gather_pixel_features,
 )
+from query3d.model.encoders.gather import take_rows
 from query3d.model.heads import (
     DetectionHead,
     LanguageGuidedSelection,
@@ -60,6 +61,7 @@ class FrameEncoding:
     cloud: PointCloudFeatures
     evidence: ImageEvidence | None
     semantic: torch.Tensor | None = None  # (S, text_dim) superpoint embeddings, when asked
+    point_context: torch.Tensor | None = None  # (N, align_dim) DCMA's text-free share
 
 
 def _tracing() -> bool:
@@ -158,7 +160,9 @@ class MRCosmo(nn.Module):
 
     def encode_frame(self, frame: FrameInputs) -> FrameEncoding:
         """The text-free half of the graph: point, voxel and image encoders."""
-        return FrameEncoding(self.cloud(frame), self._image_evidence(frame))
+        cloud = self.cloud(frame)
+        return FrameEncoding(cloud, self._image_evidence(frame),
+                             point_context=self.dcma.point_context(cloud.point, frame.knn))
 
     def semantic_stats(self, frame: FrameInputs,
                        encoding: FrameEncoding | None = None) -> SuperpointStats:
@@ -172,7 +176,7 @@ class MRCosmo(nn.Module):
         feats, evidence = encoding.cloud, encoding.evidence
         point = feats.point
         for voxel, point2voxel in zip(feats.voxel, frame.point2voxel):
-            point = point + voxel[point2voxel]
+            point = point + take_rows(voxel, point2voxel)
         image = visible = None
         if evidence is not None and evidence.point_feat is not None:
             image, visible = evidence.point_feat, evidence.point_visible
@@ -190,7 +194,7 @@ class MRCosmo(nn.Module):
                              "train one with `query3d train --task semantic`")
         stats = self.semantic_stats(frame, encoding)
         logits = self.semantic.logits(self.semantic(stats, use_image), class_embeddings)
-        return {"superpoint_logits": logits, "semantic_logits": logits[frame.superpoint]}
+        return {"superpoint_logits": logits, "semantic_logits": take_rows(logits, frame.superpoint)}
 
     def superpoint_semantics(self, frame: FrameInputs, encoding: FrameEncoding) -> torch.Tensor:
         """(S, text_dim) unit embeddings of the frame's superpoints (kept in ``encoding``:
@@ -244,7 +248,7 @@ class MRCosmo(nn.Module):
         feats, evidence = encoding.cloud, encoding.evidence
         aligned = self.dcma(feats.point, frame.knn, feats.voxel[0], frame.kmap,
                             frame.voxel_members[0], frame.point2voxel[0], text.pooled[:1],
-                            evidence)
+                            evidence, encoding.point_context)
         tokens = self.text_proj(text.tokens[0])
         text_bias = torch.where(text.mask[0], 0.0, float("-inf")).to(tokens.dtype)[None]
         text_vec = self.text_proj(text.pooled[:1])
@@ -280,8 +284,9 @@ class MRCosmo(nn.Module):
                                                       masks, text_vec, unit_xyz, unit_rgb)
             out["slot_logit"] = self.slot_scorer(out["slot_evidence"])
         if self.superpoints is not None:  # a superpoint's logit is each of its points'
-            masks["mask_logits_passes"] = masks["mask_logits_passes"][..., frame.superpoint]
-            masks["mask_logits"] = masks["mask_logits"][:, frame.superpoint]
+            masks["mask_logits_passes"] = masks["mask_logits_passes"].index_select(
+                -1, frame.superpoint)
+            masks["mask_logits"] = masks["mask_logits"].index_select(-1, frame.superpoint)
             seed_points = sp.seed_points
         out.update(masks)
         out.update(seed_logits=sel.seed_logits, seed_points=seed_points, point_feat=x,

@@ -9,7 +9,7 @@ from torch import nn
 
 from query3d.model.alignment.constraints import AlignmentConstraints
 from query3d.model.alignment.direct import BidirectionalDirectAlignment
-from query3d.model.encoders.gather import gather_rows, masked_mean
+from query3d.model.encoders.gather import gather_rows, masked_mean, take_rows
 
 
 @dataclass
@@ -71,6 +71,11 @@ class DCMA(nn.Module):
         seen_mean = seen_sum / seen_count.clamp_min(1.0)
         return fraction * seen_mean + (1.0 - fraction) * image.global_feat
 
+    def point_context(self, f_point: torch.Tensor, knn: torch.Tensor) -> torch.Tensor | None:
+        """The text-free share of the text-point alignment (the points' kNN neighbourhoods,
+        projected): a cloud's, kept with its encoding, serves every command on it."""
+        return self.text_points.element_state(f_point, knn) if self.enabled else None
+
     def forward(
         self,
         f_point: torch.Tensor,
@@ -81,12 +86,14 @@ class DCMA(nn.Module):
         point2voxel: torch.Tensor,
         text_pooled: torch.Tensor,
         image: ImageEvidence | None = None,
+        point_context: torch.Tensor | None = None,
     ) -> AlignedFeatures:
-        """f_point (N, n_d), f_voxel (V, n_d) of the finest scale; text_pooled (1, T_d)."""
+        """f_point (N, n_d), f_voxel (V, n_d) of the finest scale; text_pooled (1, T_d);
+        ``point_context``: ``point_context(f_point, knn)`` when already computed."""
         text_emb = image_emb = None
         if self.enabled:
             text_emb = self.constraints.encode_text(text_pooled)
-            f_point = self.text_points(text_emb, f_point, knn)
+            f_point = self.text_points(text_emb, f_point, knn, point_context)
             if image is not None and self.has_image:
                 image_emb = self.constraints.encode_image(image.global_feat)
                 tokens = self.constraints.encode_image(
@@ -96,5 +103,5 @@ class DCMA(nn.Module):
                 centre = kmap.shape[1] // 2
                 neighbours = torch.cat([kmap[:, :centre], kmap[:, centre + 1 :]], dim=1)
                 f_voxel = self.image_voxels(tokens, f_voxel, neighbours)
-        f_align = torch.cat([f_point, f_voxel[point2voxel]], dim=-1)
+        f_align = torch.cat([f_point, take_rows(f_voxel, point2voxel)], dim=-1)
         return AlignedFeatures(f_align=f_align, text_emb=text_emb, image_emb=image_emb)

@@ -41,21 +41,27 @@ class BidirectionalDirectAlignment(nn.Module):
         own = torch.arange(feats.shape[0], device=feats.device)[:, None]
         return self.W_element(masked_mean(feats, torch.cat([own, neighbours], dim=1)))
 
-    def aligned_state(
-        self, token: torch.Tensor, feats: torch.Tensor, neighbours: torch.Tensor
-    ) -> torch.Tensor:
-        """psi* of Eq. 7, (R, D). ``token`` is (1, n_d) (shared) or (R, n_d)."""
-        maps = self.ssm.terminal_maps(3)
-        if maps is not None:  # linear passes: fold W_txt / W_point into the unrolled scan
-            own = torch.arange(feats.shape[0], device=feats.device)[:, None]
-            pooled = masked_mean(feats, torch.cat([own, neighbours], dim=1))
-            token_part = token @ (self.W_token.weight.T @ (maps[0] + maps[2]))
-            return self.norm(pooled @ (self.W_element.weight.T @ maps[1]) + token_part)
-        phi_token = self.W_token(token)
+    def element_state(self, feats: torch.Tensor, neighbours: torch.Tensor) -> torch.Tensor:
+        """The elements' share of psi* (Eq. 3, and its term of the scan when both passes are
+        linear), (R, D): it does not depend on the guiding token, so a cloud's is computed
+        once and every command on the cloud reuses it (``FrameEncoding.point_context``)."""
         phi_element = self.element_neighbourhood(feats, neighbours)
-        return self.norm(self.ssm.terminal_sum([phi_token, phi_element, phi_token]))
+        maps = self.ssm.terminal_maps(3)
+        return phi_element if maps is None else phi_element @ maps[1]
+
+    def aligned_state(self, token: torch.Tensor, element_state: torch.Tensor) -> torch.Tensor:
+        """psi* of Eq. 7, (R, D). ``token`` is (1, n_d) (shared) or (R, n_d);
+        ``element_state`` is ``element_state(feats, neighbours)``."""
+        phi_token = self.W_token(token)
+        maps = self.ssm.terminal_maps(3)
+        if maps is not None:  # linear passes: the scan's output is a sum of per-step maps
+            return self.norm(element_state + phi_token @ (maps[0] + maps[2]))
+        return self.norm(self.ssm.terminal_sum([phi_token, element_state, phi_token]))
 
     def forward(
-        self, token: torch.Tensor, feats: torch.Tensor, neighbours: torch.Tensor
+        self, token: torch.Tensor, feats: torch.Tensor, neighbours: torch.Tensor,
+        element_state: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return feats + self.out(self.aligned_state(token, feats, neighbours))
+        if element_state is None:
+            element_state = self.element_state(feats, neighbours)
+        return feats + self.out(self.aligned_state(token, element_state))

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from query3d.model.decoder.layers import AttentionBlock, FeedForwardBlock, FourierPosition
-from query3d.model.encoders.gather import masked_mean
+from query3d.model.encoders.gather import masked_mean, take_rows
 
 
 @dataclass
@@ -53,7 +53,7 @@ class EncoderLayer(nn.Module):
         coarse = self.coarse_self(pooled[-1], pos=scale_pos[-1])
         coarse = self.coarse_ffn(self.coarse_text(coarse, text, text_bias, pos=scale_pos[-1]))
         tokens = [ffn(p) for ffn, p in zip(self.fine_ffn, pooled[:-1])] + [coarse]
-        back = torch.cat([t[s.point2voxel] for t, s in zip(tokens, scales)], dim=-1)
+        back = torch.cat([take_rows(t, s.point2voxel) for t, s in zip(tokens, scales)], dim=-1)
         return self.point_ffn(x + self.unpool(back))
 
 

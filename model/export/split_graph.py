@@ -48,8 +48,11 @@ def encoder_beside(text_path: str | Path) -> Path | None:
     return split_paths(path.with_name(path.name.removesuffix(".text.onnx") + ".onnx"))[0]
 
 
-def encoding_names(num_scales: int, with_images: bool, with_semantic: bool) -> list[str]:
+def encoding_names(num_scales: int, with_images: bool, with_semantic: bool,
+                   with_context: bool = False) -> list[str]:
     names = ["enc_point"] + [f"enc_voxel_{s}" for s in range(num_scales)]
+    if with_context:
+        names.append("enc_point_context")
     if with_images:
         names += list(IMAGE_ENCODING)
     if with_semantic:
@@ -63,7 +66,8 @@ def encoding_axes(names: Sequence[str]) -> dict[str, dict[int, str]]:
     for name in names:
         if name.startswith("enc_voxel_"):
             axes[name] = {0: f"V{name.rpartition('_')[2]}"}
-        elif name in ("enc_point", "enc_image_point", "enc_image_visible"):
+        elif name in ("enc_point", "enc_point_context", "enc_image_point",
+                      "enc_image_visible"):
             axes[name] = {0: "N"}
         elif name == "enc_semantic":
             axes[name] = {0: "S"}
@@ -75,7 +79,8 @@ def encoding_axes(names: Sequence[str]) -> dict[str, dict[int, str]]:
 def flatten_encoding(encoding: Any, names: Sequence[str]) -> list[torch.Tensor]:
     """``FrameEncoding`` -> tensors in ``names`` order."""
     cloud, evidence = encoding.cloud, encoding.evidence
-    values = {"enc_point": cloud.point, "enc_semantic": encoding.semantic}
+    values = {"enc_point": cloud.point, "enc_semantic": encoding.semantic,
+              "enc_point_context": encoding.point_context}
     values.update({f"enc_voxel_{s}": v for s, v in enumerate(cloud.voxel)})
     if evidence is not None:
         values.update(enc_image_global=evidence.global_feat, enc_image_point=evidence.point_feat,
@@ -96,7 +101,8 @@ def unflatten_encoding(named: Mapping[str, torch.Tensor]) -> Any:
     if "enc_image_global" in named:
         evidence = ImageEvidence(named["enc_image_global"], named["enc_image_point"],
                                  named["enc_image_visible"])
-    return FrameEncoding(cloud, evidence, named.get("enc_semantic"))
+    return FrameEncoding(cloud, evidence, named.get("enc_semantic"),
+                         named.get("enc_point_context"))
 
 
 class EncoderGraph(nn.Module):
@@ -137,7 +143,8 @@ def export_split_graphs(net: nn.Module, deployment: Deployment,
     encoder_path, text_path = split_paths(path)
     frame_names = [n for n in example if not n.startswith("text_")]
     enc_names = encoding_names(len(cfg.voxel_scales), "images" in example,
-                               getattr(net, "slot_scorer", None) is not None)
+                               getattr(net, "slot_scorer", None) is not None,
+                               net.dcma.enabled)
     encoder = EncoderGraph(net, frame_names, enc_names)
     frame_example = {n: example[n] for n in frame_names}
     metadata = graph_metadata(deployment, example, extra_metadata)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from query3d.model.encoders.gather import take_rows
+
 DESCRIPTOR_DIM = 13  # centre 3, extent 3, mean colour 3 (6:9), colour spread 3, log size 1
 
 
@@ -47,7 +49,7 @@ class SuperpointStats:
 
 def _masked_mean(values: torch.Tensor, index: torch.Tensor, weight: torch.Tensor,
                  count: torch.Tensor) -> torch.Tensor:
-    return (values[index] * weight).sum(1) / count
+    return (take_rows(values, index) * weight).sum(1) / count
 
 
 def pool_superpoints(point_feat: torch.Tensor, xyz: torch.Tensor, rgb: torch.Tensor,
@@ -60,7 +62,7 @@ def pool_superpoints(point_feat: torch.Tensor, xyz: torch.Tensor, rgb: torch.Ten
     count = weight.sum(1).clamp_min(1.0)
     feat = _masked_mean(point_feat, index, weight, count)
     center = _masked_mean(xyz, index, weight, count)
-    member_xyz = xyz[index]
+    member_xyz = take_rows(xyz, index)
     low = torch.where(valid[..., None], member_xyz, torch.full_like(member_xyz, 1e3)).amin(1)
     high = torch.where(valid[..., None], member_xyz, torch.full_like(member_xyz, -1e3)).amax(1)
     colour = _masked_mean(rgb, index, weight, count)
@@ -69,7 +71,7 @@ def pool_superpoints(point_feat: torch.Tensor, xyz: torch.Tensor, rgb: torch.Ten
     descriptor = torch.cat([center, high - low, colour, spread, torch.log(count)], dim=-1)
     image = seen_count = None
     if image_feat is not None and image_visible is not None:
-        seen = (image_visible[index] & valid).to(point_feat.dtype)[..., None]
+        seen = (take_rows(image_visible, index) & valid).to(point_feat.dtype)[..., None]
         seen_count = seen.sum(1)
         image = _masked_mean(image_feat, index, seen, seen_count.clamp_min(1.0))
     return SuperpointStats(feat, center, descriptor, image, seen_count, members[:, 0])

@@ -58,7 +58,7 @@ def test_bidirectional_alignment_matches_eq_2_to_7_by_hand():
     text = torch.randn(1, n_d, dtype=torch.float64)
     feats = torch.randn(3, n_d, dtype=torch.float64)
     knn = torch.tensor([[2, 3], [0, 2], [1, 0]])  # row 0: neighbour 2 and a pad (3 == N)
-    got = _np(block.aligned_state(text, feats, knn)[0])
+    got = _np(block.aligned_state(text, block.element_state(feats, knn))[0])
 
     W_t, W_p = _np(block.W_token.weight), _np(block.W_element.weight)
     phi_txt = W_t @ _np(text[0])  # Eq. 2
