@@ -16,7 +16,7 @@ from torch import nn
 
 from query3d.config import ModelConfig
 
-from .gather import gather_rows, masked_mean, valid_mask
+from .gather import gather_rows, masked_mean, take_rows, valid_mask
 
 
 class WindowAttentionLayer(nn.Module):
@@ -51,7 +51,7 @@ class WindowAttentionLayer(nn.Module):
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0)
         out = self.proj(out.transpose(1, 2).reshape(g * p, d))
-        x = x + out[inverse]
+        x = x + take_rows(out, inverse)
         return x + self.mlp(self.norm2(x))
 
 
@@ -81,7 +81,7 @@ class VoxelTransformer(nn.Module):
                 x = layer(x, voxel_center[0], win_groups_shifted, win_inverse_shifted,
                           self.window_edge)
         fine = self.norm(x)
-        per_point = fine[point2voxel[0]]
+        per_point = take_rows(fine, point2voxel[0])
         scales = [fine]
         for proj, members in zip(self.scale_proj, voxel_members[1:]):
             scales.append(proj(masked_mean(per_point, members)))
