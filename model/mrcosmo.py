@@ -112,7 +112,8 @@ class MRCosmo(nn.Module):
         self.slot_scorer = (SlotScorer(d, cfg.text_dim, cfg.num_classes,
                                        members=cfg.slot_scorer_members,
                                        relations=cfg.slot_scorer_relations,
-                                       peers=cfg.slot_scorer_peers)
+                                       peers=cfg.slot_scorer_peers,
+                                       colour_namer=cfg.slot_scorer_colour_namer)
                             if cfg.slot_scorer else None)
         if text_encoder is True:
             text_encoder = TextEncoder(cfg)

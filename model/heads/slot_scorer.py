@@ -31,6 +31,7 @@ GEOMETRY = 9
 COLOUR = 6  # the mask's mean colour in CIE Lab / 100: as seen, and grey-world balanced
 TEXT_TEMPERATURE = 0.05  # sharpness of the sentence's similarity to each class name
 NUM_COLOURS = 12  # colour words the scorer compares a mask's colour with
+NAMER_WIDTH = 32  # hidden units of the colour namer (model.slot_scorer_colour_namer)
 
 
 OFFSETS = 7  # a slot's place from the anchor: centre xyz, own x, y, range, distance
@@ -131,6 +132,11 @@ class SlotScorer(nn.Module):
     the synthetic palette's, and moved by training): the slot's soft colour naming against
     the sentence's colour words.
 
+    With ``colour_namer`` a small classifier names the colour instead, from both Labs of
+    the mask (as seen and balanced): one point per word cannot hold what a word looks like
+    under a renderer's palette and under a Kinect's cast at once (after training, the
+    prototypes of white, grey and cyan had met, and cyan or grey named no answer at all).
+
     ``members`` MLPs, started from different seeds and trained on the same batches, have
     their logits averaged: on a real split of a few dozen queries one seed's answer moves
     by several points, the average much less.
@@ -143,7 +149,8 @@ class SlotScorer(nn.Module):
 
     def __init__(self, dim: int, text_dim: int, num_names: int,
                  num_colours: int = NUM_COLOURS, members: int = 1,
-                 relations: bool = False, peers: bool = False) -> None:
+                 relations: bool = False, peers: bool = False,
+                 colour_namer: bool = False) -> None:
         super().__init__()
         if peers and not relations:
             raise ValueError("model.slot_scorer_peers reads the target's words: it needs "
@@ -162,8 +169,12 @@ class SlotScorer(nn.Module):
             self.peer_log_sharpness = nn.Parameter(torch.tensor(math.log(10.0)))
         self.register_buffer("names", torch.zeros(num_names, text_dim))  # set when trained
         self.register_buffer("colour_names", torch.zeros(num_colours, text_dim))
-        self.colour_prototypes = nn.Parameter(torch.zeros(num_colours, 3))  # Lab / 100
-        self.colour_log_width = nn.Parameter(torch.tensor(math.log(0.01)))
+        if colour_namer:
+            self.colour_namer = nn.Sequential(nn.Linear(COLOUR, NAMER_WIDTH), nn.GELU(),
+                                              nn.Linear(NAMER_WIDTH, num_colours))
+        else:
+            self.colour_prototypes = nn.Parameter(torch.zeros(num_colours, 3))  # Lab / 100
+            self.colour_log_width = nn.Parameter(torch.tensor(math.log(0.01)))
         if members < 1:
             raise ValueError(f"model.slot_scorer_members must be >= 1, got {members}")
         self.mlp = nn.ModuleList(
@@ -189,8 +200,7 @@ class SlotScorer(nn.Module):
         place = evidence[..., start + SCALARS:start + SCALARS + GEOMETRY]
         tail = self._colour_start()
         balanced, said = self.colour_evidence(evidence)
-        gap = ((balanced[..., None, :] - self.colour_prototypes) ** 2).sum(-1)
-        named = torch.softmax(-gap / self.colour_log_width.exp(), dim=-1)  # (..., K, C)
+        named = self.named_colours(evidence)
         match = (named * said).sum(-1, keepdim=True)
         relative = [scalars - scalars.max(dim=-2, keepdim=True).values,
                     place - place.min(dim=-2, keepdim=True).values,
@@ -201,6 +211,15 @@ class SlotScorer(nn.Module):
             slot_names = evidence[..., tail - 2 * self.num_names:tail - self.num_names]
             relative += self._relation_features(evidence, slot_names, named, place)
         return torch.cat([evidence, *relative], dim=-1)
+
+    def named_colours(self, evidence: torch.Tensor) -> torch.Tensor:
+        """(..., K, C): how much each colour word names each slot's mask."""
+        tail = self._colour_start()
+        if hasattr(self, "colour_namer"):
+            return torch.softmax(self.colour_namer(evidence[..., tail:tail + COLOUR]), dim=-1)
+        balanced = evidence[..., tail + 3:tail + COLOUR]
+        gap = ((balanced[..., None, :] - self.colour_prototypes) ** 2).sum(-1)
+        return torch.softmax(-gap / self.colour_log_width.exp(), dim=-1)
 
     def _colour_start(self) -> int:
         """Where ``slot_evidence``'s colour columns begin (after the class-name columns)."""

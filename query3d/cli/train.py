@@ -77,6 +77,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="slot-scorer: with relations, each slot's place and size also "
                         "against the slots matching the target's words "
                         "(model.slot_scorer_peers); default: the checkpoint's")
+    s.add_argument("--colour-namer", action=argparse.BooleanOptionalAction, default=None,
+                   help="slot-scorer: name a mask's colour with a small learnt classifier "
+                        "(model.slot_scorer_colour_namer) instead of one prototype per "
+                        "colour word; default: the checkpoint's")
     s.add_argument("--calibrate-folds", type=int, default=0, metavar="K",
                    help="slot-scorer: also score the real sources' queries out of fold "
                         "(K folds by scan, K more scorers) and print a score-threshold "
@@ -145,7 +149,7 @@ def _run_head(args: argparse.Namespace) -> int:
             ScorerTraining(steps=args.steps, seed=args.seed), args.cache,
             args.queries_per_scene, _repeats(args.repeat, sources), args.members,
             args.selection_spread, args.selection_plain, args.calibrate_folds, kinds,
-            relations=args.relations, peers=args.peers)
+            relations=args.relations, peers=args.peers, colour_namer=args.colour_namer)
         print(f"slot scorer: {summary['steps']} steps on {summary['queries']} queries, "
               f"final loss {summary['final_loss']:.3f}; wrote {summary['checkpoint']} "
               "(decision.slot_score: scorer; calibrate decision.score_threshold with "

@@ -69,6 +69,9 @@ class ModelConfig:
     # with relations: each slot's place and size also against the slots that match the
     # target's words ("the box on the left" is left of the other boxes, not of the mug)
     slot_scorer_peers: bool = False
+    # a mask's colour named by a small learnt classifier over its as-seen and balanced Lab
+    # (started on the training answers) instead of one balanced prototype per colour word
+    slot_scorer_colour_namer: bool = False
     # candidates' relevance also from a direct match with the pooled sentence
     text_matching: bool = False
     # metres: each slot's seed passes over candidates this close to an earlier slot's

@@ -21,11 +21,13 @@ LAYERS = {"voxel_transformer_layers": 1, "encoder_layers": 1, "decoder_layers": 
           "mask_refine_iters": 1}
 
 
-@pytest.mark.parametrize("peers", [False, True])
-def test_the_relation_inputs_export_and_reach_the_scorer(tmp_path, peers: bool) -> None:
+@pytest.mark.parametrize(("peers", "colour_namer"), [(False, False), (True, False),
+                                                     (False, True)])
+def test_the_relation_inputs_export_and_reach_the_scorer(tmp_path, peers: bool,
+                                                         colour_namer: bool) -> None:
     cfg = load_config("small", overrides={"model": {
         **LAYERS, "semantic_head": True, "slot_scorer": True, "slot_scorer_relations": True,
-        "slot_scorer_peers": peers}})
+        "slot_scorer_peers": peers, "slot_scorer_colour_namer": colour_namer}})
     torch.manual_seed(0)
     net = build_model(cfg.model, text_encoder=None)
     with torch.no_grad():  # word tables as training sets them: unit rows, distinct words

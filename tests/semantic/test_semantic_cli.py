@@ -141,7 +141,7 @@ def test_slot_scorer_training_adds_a_scorer_that_serves(trained: dict) -> None:
     assert cfg.model.slot_scorer and cfg.decision.slot_score == "scorer"
     assert state["extra"]["slot_scorer"]["queries"] == 4
     learnt = ("slot_scorer.mlp.", "slot_scorer.colour_prototypes", "slot_scorer.colour_log_width",
-              "slot_scorer.anchor_log_sharpness")
+              "slot_scorer.colour_namer.", "slot_scorer.anchor_log_sharpness")
     for key, value in source["model"].items():
         if key in WORD_TABLES:  # the text encoder's output again: equal up to its last bits,
             # which change with the thread count

@@ -1,5 +1,6 @@
 """The scorer's colour prototypes start where the training answers named by each colour
-word lie, each source weighing the same, and not for words too few answers say."""
+word lie, each source weighing the same, and not for words too few answers say; its colour
+namer (``model.slot_scorer_colour_namer``) starts as a classifier of those answers."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import torch
 
 from query3d.model.heads.slot_scorer import NUM_COLOURS, SlotScorer, evidence_size
 from query3d.training.slot_scoring.cache import EvidenceCache
-from query3d.training.slot_scoring.run import start_colour_prototypes
+from query3d.training.slot_scoring.run import start_colour_namer, start_colour_prototypes
 
 D, V, K = 8, 3, 4
 YELLOW, RED = 3, 0
@@ -59,3 +60,36 @@ def test_slots_that_missed_or_queries_without_the_word_do_not_count() -> None:
     scorer.colour_evidence(evidence)[1][:, YELLOW] = 0.3  # the word is not said clearly
     cache.evidence = evidence.numpy().astype(np.float16)
     assert start_colour_prototypes(scorer, [cache], min_count=10) == []
+
+
+def _named(scorer: SlotScorer, colour: tuple[float, float, float], seen: float) -> int:
+    """The word the scorer's namer gives a mask of balanced ``colour`` seen as ``seen``."""
+    evidence = torch.zeros(1, evidence_size(D, V))
+    tail = scorer._colour_start()
+    evidence[0, tail:tail + 3] = seen
+    evidence[0, tail + 3:tail + 6] = torch.tensor(colour)
+    with torch.no_grad():
+        return int(scorer.named_colours(evidence)[0].argmax())
+
+
+def test_the_colour_namer_starts_naming_each_sources_answers() -> None:
+    """A word may look one way in one source and another way in the other (the renderer's
+    yellow and a Kinect's pale olive): a namer holds both, where one prototype sits
+    between them; a source of few answers is not outvoted by a large one."""
+    scorer = SlotScorer(D, 6, V, colour_namer=True)
+    assert not hasattr(scorer, "colour_prototypes")
+    real = _cache(scorer, 20, (0.5, -0.05, 0.12), YELLOW, 0)
+    synthetic = _cache(scorer, 300, (0.6, 0.15, 0.2), YELLOW, 1)
+    reds = _cache(scorer, 300, (0.55, 0.05, 0.15), RED, 2)  # between the two yellows
+    right = start_colour_namer(scorer, [real, synthetic, reds])
+    assert set(right) == {"0", "1", "2"} and min(right.values()) > 0.9
+    assert _named(scorer, (0.5, -0.05, 0.12), 0.0) == YELLOW
+    assert _named(scorer, (0.6, 0.15, 0.2), 0.0) == YELLOW
+    assert _named(scorer, (0.55, 0.05, 0.15), 0.0) == RED
+
+
+def test_the_colour_namer_has_nothing_to_start_from_without_answers() -> None:
+    scorer = SlotScorer(D, 6, V, colour_namer=True)
+    cache = _cache(scorer, 30, (0.5, -0.05, 0.12), YELLOW, 0)
+    cache.iou[:] = 0.2
+    assert start_colour_namer(scorer, [cache]) == {}

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from query3d.model.checkpoint import save_with_head
-from query3d.model.heads.slot_scorer import evidence_size, lab
+from query3d.model.heads.slot_scorer import COLOUR, evidence_size, lab
 from query3d.model.mrcosmo import MRCosmo
 from query3d.training.data.synthetic.colors import COLOR_NAMES, NAMED_COLORS
 from query3d.training.semantic.run import (
@@ -67,8 +67,9 @@ def set_vocabulary(net: MRCosmo, names: list[str]) -> None:
         colours = F.normalize(torch.cat([net.encode_text(f"the {c} object").pooled[:1]
                                          for c in COLOR_NAMES]), dim=-1)
         scorer.colour_names.copy_(colours)
-        anchors = torch.tensor([NAMED_COLORS[c] for c in COLOR_NAMES]) / 255.0
-        scorer.colour_prototypes.copy_(lab(anchors))
+        if hasattr(scorer, "colour_prototypes"):
+            anchors = torch.tensor([NAMED_COLORS[c] for c in COLOR_NAMES]) / 255.0
+            scorer.colour_prototypes.copy_(lab(anchors))
 
 
 def start_colour_prototypes(scorer: Any, caches: list[EvidenceCache], min_count: int = 10,
@@ -103,6 +104,49 @@ def start_colour_prototypes(scorer: Any, caches: list[EvidenceCache], min_count:
     return moved
 
 
+def named_answers(scorer: Any, caches: list[EvidenceCache], said: float = 0.5,
+                  positive_iou: float = 0.5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per cache: the colour columns (as seen and balanced Lab) of the slots that found a
+    target (IoU >= ``positive_iou``) of queries that say one colour word (share >=
+    ``said``), and that word: what a colour word looks like in that source."""
+    tail = scorer._colour_start()
+    found = []
+    for cache in caches:
+        colour = np.asarray(cache.evidence[:, tail:tail + COLOUR], dtype=np.float32)
+        says = np.asarray(scorer.colour_evidence(cache.evidence)[1], dtype=np.float32)
+        rows = (cache.iou.astype(np.float32) >= positive_iou) & (says.max(-1) >= said)
+        found.append((colour[rows], says[rows].argmax(-1)))
+    return found
+
+
+def start_colour_namer(scorer: Any, caches: list[EvidenceCache], steps: int = 1500,
+                       seed: int = 0) -> dict[str, float]:
+    """Train the scorer's colour namer (``model.slot_scorer_colour_namer``) as a classifier
+    of the training answers' colours (``named_answers``), each source weighing the same,
+    before the scorer trains end to end. Returns each source's share of answers named
+    right (index = the cache's), the namer's start."""
+    answers = named_answers(scorer, caches)
+    kept = [(i, x, y) for i, (x, y) in enumerate(answers) if len(y)]
+    if not kept:
+        return {}
+    x = torch.from_numpy(np.concatenate([x for _, x, _ in kept]))
+    y = torch.from_numpy(np.concatenate([y for _, _, y in kept]))
+    weight = torch.cat([torch.full((len(y_),), 1.0 / len(y_)) for _, _, y_ in kept])
+    reset_seeded(scorer.colour_namer, seed)
+    optimiser = torch.optim.Adam(scorer.colour_namer.parameters(), lr=1e-2)
+    for _ in range(steps):
+        loss = (F.cross_entropy(scorer.colour_namer(x), y, reduction="none") * weight).sum() \
+            / weight.sum()
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        right = scorer.colour_namer(x).argmax(-1) == y
+    bounds = np.cumsum([0] + [len(y_) for _, _, y_ in kept])
+    return {str(i): float(right[a:b].float().mean())
+            for (i, _, _), a, b in zip(kept, bounds[:-1], bounds[1:])}
+
+
 def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              out: str | Path, settings: ScorerTraining,
                              cache_dir: str | Path = "runs/cache", queries_per_scene: int = 5,
@@ -111,20 +155,24 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              selection_plain: int | None = None, calibrate_folds: int = 0,
                              calibrate_kinds: tuple[str, ...] = REAL_KINDS,
                              relations: bool | None = None,
-                             peers: bool | None = None) -> dict[str, Any]:
+                             peers: bool | None = None,
+                             colour_namer: bool | None = None) -> dict[str, Any]:
     """``selection_spread`` (metres) and ``selection_plain`` change which slots the frozen
     network proposes (``model.selection_*``): the evidence, the scorer and the written
     checkpoint all use them; None keeps the checkpoint's. ``calibrate_folds`` > 0 also
     scores the queries of the ``calibrate_kinds`` sources out of fold (folds by scan) and
     reports a score-threshold table for each (``summary["calibration"]``). ``relations``:
     the scorer also reads the command's phrases (``model.slot_scorer_relations``); None
-    keeps the checkpoint's setting; ``peers`` likewise (``model.slot_scorer_peers``)."""
+    keeps the checkpoint's setting; ``peers`` and ``colour_namer`` likewise
+    (``model.slot_scorer_peers``, ``model.slot_scorer_colour_namer``)."""
     repeats = repeats or [1] * len(sources)
     flags: dict[str, Any] = {"slot_scorer": True, "slot_scorer_members": members}
     if relations is not None:
         flags["slot_scorer_relations"] = relations
     if peers is not None:
         flags["slot_scorer_peers"] = peers
+    if colour_namer is not None:
+        flags["slot_scorer_colour_namer"] = colour_namer
     if selection_spread is not None:
         flags["selection_spread"] = selection_spread
     if selection_plain is not None:
@@ -165,7 +213,11 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                               desc=f"{s.kind} {s.split}")
         caches.append(cache)
         cache.save(path)
-    start_colour_prototypes(net.slot_scorer, caches)
+    named_right = {}
+    if deployment.model.slot_scorer_colour_namer:
+        named_right = start_colour_namer(net.slot_scorer, caches, seed=settings.seed)
+    else:
+        start_colour_prototypes(net.slot_scorer, caches)
     template = copy.deepcopy(net.slot_scorer)  # word tables set, not yet trained
     reset_seeded(net.slot_scorer.mlp, settings.seed)
     fit_slot_scorer(net.slot_scorer, caches, settings, repeats)
@@ -173,6 +225,9 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              calibrate_folds, calibrate_kinds) if calibrate_folds else {}
     info = {"steps": settings.steps, "seed": settings.seed, "members": members,
             "relations": relations, "peers": deployment.model.slot_scorer_peers,
+            "colour_namer": deployment.model.slot_scorer_colour_namer,
+            "colours_named_right_at_start": {f"{sources[int(i)].kind}:{sources[int(i)].split}": v
+                                             for i, v in named_right.items()},
             "selection_spread": spread, "selection_plain": plain,
             "positive_iou": settings.positive_iou, "queries_per_scene": queries_per_scene,
             "queries": int(sum(c.num_queries for c in caches)),
