@@ -141,6 +141,11 @@ class Query3DNode(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         with self._io_lock:
             self.outputs = OutputPublishers(self, self.p)
+        if self.p("use_images"):
+            # the camera first: a cloud that arrives before the image subscription has
+            # matched its publisher loses its image (volatile QoS), and a command on it
+            # would wait image_wait for nothing and run on the points only
+            self.camera = CameraInput(self, self.camera_sync, self._reject, self.camera_group)
         self._cloud_sub = self.create_subscription(
             PointCloud2, topics.INPUT_POINTS, self._on_cloud, qos_by_name(self.p("points_qos")),
             callback_group=self.cloud_group)
@@ -151,7 +156,6 @@ class Query3DNode(LifecycleNode):
         watched = [WatchedInput("points", self._cloud_sub, qos, lambda: self.health.clouds.last,
                                 "points_qos")]
         if self.p("use_images"):
-            self.camera = CameraInput(self, self.camera_sync, self._reject, self.camera_group)
             watched.append(WatchedInput("image", self.camera.sync.subscriptions[0],
                                         qos_by_name(self.p("image_qos")),
                                         lambda: self.health.images.last, "image_qos"))
