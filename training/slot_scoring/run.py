@@ -72,38 +72,6 @@ def set_vocabulary(net: MRCosmo, names: list[str]) -> None:
             scorer.colour_prototypes.copy_(lab(anchors))
 
 
-def start_colour_prototypes(scorer: Any, caches: list[EvidenceCache], min_count: int = 10,
-                            said: float = 0.5, positive_iou: float = 0.5) -> list[str]:
-    """Each colour word's prototype started where the training answers it names lie: the
-    mean balanced colour of the slots that found a target (IoU >= ``positive_iou``) of
-    queries that say that word (share >= ``said``), averaged over the sources that have
-    ``min_count`` such slots, so a large synthetic split does not outvote the real one.
-
-    The palette's colours are what a renderer is asked for, not what the sensor and the
-    grey-world balance give: a Kinect's "yellow" tin measures a pale olive, far from
-    every palette anchor, and a prototype started there gets no gradient (its softmax
-    share is ~0 for every real slot), so "the yellow box" scored 0 on every real scan.
-    Returns the words whose prototype moved (the others keep the palette's)."""
-    means: list[list[torch.Tensor]] = [[] for _ in range(scorer.num_colours)]
-    for cache in caches:
-        # the 15 colour columns only: a synthetic cache is 160k rows of ~400 columns
-        balanced, says = (torch.from_numpy(np.asarray(a, dtype=np.float32))
-                          for a in scorer.colour_evidence(cache.evidence))
-        found = torch.from_numpy(cache.iou.astype("float32")) >= positive_iou
-        strongest, word = says.max(dim=-1)
-        for c in range(scorer.num_colours):
-            rows = found & (word == c) & (strongest >= said)
-            if int(rows.sum()) >= min_count:
-                means[c].append(balanced[rows].mean(0))
-    moved = []
-    with torch.no_grad():
-        for c, found_means in enumerate(means):
-            if found_means:
-                scorer.colour_prototypes[c] = torch.stack(found_means).mean(0)
-                moved.append(COLOR_NAMES[c])
-    return moved
-
-
 def named_answers(scorer: Any, caches: list[EvidenceCache], said: float = 0.5,
                   positive_iou: float = 0.5) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per cache: the colour columns (as seen and balanced Lab) of the slots that found a
@@ -117,6 +85,34 @@ def named_answers(scorer: Any, caches: list[EvidenceCache], said: float = 0.5,
         rows = (cache.iou.astype(np.float32) >= positive_iou) & (says.max(-1) >= said)
         found.append((colour[rows], says[rows].argmax(-1)))
     return found
+
+
+def start_colour_prototypes(scorer: Any, caches: list[EvidenceCache], min_count: int = 10,
+                            said: float = 0.5, positive_iou: float = 0.5) -> list[str]:
+    """Each colour word's prototype started where the training answers it names lie: the
+    mean balanced colour of the slots that found a target (IoU >= ``positive_iou``) of
+    queries that say that word (share >= ``said``), averaged over the sources that have
+    ``min_count`` such slots, so a large synthetic split does not outvote the real one.
+
+    The palette's colours are what a renderer is asked for, not what the sensor and the
+    grey-world balance give: a Kinect's "yellow" tin measures a pale olive, far from
+    every palette anchor, and a prototype started there gets no gradient (its softmax
+    share is ~0 for every real slot), so "the yellow box" scored 0 on every real scan.
+    Returns the words whose prototype moved (the others keep the palette's)."""
+    means: list[list[torch.Tensor]] = [[] for _ in range(scorer.num_colours)]
+    for colour, word in named_answers(scorer, caches, said, positive_iou):
+        balanced = torch.from_numpy(colour[:, 3:])  # as seen (0:3), balanced (3:6)
+        for c in range(scorer.num_colours):
+            rows = torch.from_numpy(word == c)
+            if int(rows.sum()) >= min_count:
+                means[c].append(balanced[rows].mean(0))
+    moved = []
+    with torch.no_grad():
+        for c, found_means in enumerate(means):
+            if found_means:
+                scorer.colour_prototypes[c] = torch.stack(found_means).mean(0)
+                moved.append(COLOR_NAMES[c])
+    return moved
 
 
 def start_colour_namer(scorer: Any, caches: list[EvidenceCache], steps: int = 1500,
