@@ -82,7 +82,7 @@ def test_the_colour_namer_starts_naming_each_sources_answers() -> None:
     synthetic = _cache(scorer, 300, (0.6, 0.15, 0.2), YELLOW, 1)
     reds = _cache(scorer, 300, (0.55, 0.05, 0.15), RED, 2)  # between the two yellows
     right = start_colour_namer(scorer, [real, synthetic, reds])
-    assert set(right) == {"0", "1", "2"} and min(right.values()) > 0.9
+    assert set(right) == {0, 1, 2} and min(right.values()) > 0.9
     assert _named(scorer, (0.5, -0.05, 0.12), 0.0) == YELLOW
     assert _named(scorer, (0.6, 0.15, 0.2), 0.0) == YELLOW
     assert _named(scorer, (0.55, 0.05, 0.15), 0.0) == RED

@@ -116,11 +116,11 @@ def start_colour_prototypes(scorer: Any, caches: list[EvidenceCache], min_count:
 
 
 def start_colour_namer(scorer: Any, caches: list[EvidenceCache], steps: int = 1500,
-                       seed: int = 0) -> dict[str, float]:
+                       seed: int = 0) -> dict[int, float]:
     """Train the scorer's colour namer (``model.slot_scorer_colour_namer``) as a classifier
     of the training answers' colours (``named_answers``), each source weighing the same,
     before the scorer trains end to end. Returns each source's share of answers named
-    right (index = the cache's), the namer's start."""
+    right (keyed by the cache's index), the namer's start."""
     answers = named_answers(scorer, caches)
     kept = [(i, x, y) for i, (x, y) in enumerate(answers) if len(y)]
     if not kept:
@@ -139,7 +139,7 @@ def start_colour_namer(scorer: Any, caches: list[EvidenceCache], steps: int = 15
     with torch.no_grad():
         right = scorer.colour_namer(x).argmax(-1) == y
     bounds = np.cumsum([0] + [len(y_) for _, _, y_ in kept])
-    return {str(i): float(right[a:b].float().mean())
+    return {i: float(right[a:b].float().mean())
             for (i, _, _), a, b in zip(kept, bounds[:-1], bounds[1:])}
 
 
@@ -209,7 +209,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                               desc=f"{s.kind} {s.split}")
         caches.append(cache)
         cache.save(path)
-    named_right = {}
+    named_right: dict[int, float] = {}
     if deployment.model.slot_scorer_colour_namer:
         named_right = start_colour_namer(net.slot_scorer, caches, seed=settings.seed)
     else:
@@ -222,7 +222,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     info = {"steps": settings.steps, "seed": settings.seed, "members": members,
             "relations": relations, "peers": deployment.model.slot_scorer_peers,
             "colour_namer": deployment.model.slot_scorer_colour_namer,
-            "colours_named_right_at_start": {f"{sources[int(i)].kind}:{sources[int(i)].split}": v
+            "colours_named_right_at_start": {f"{sources[i].kind}:{sources[i].split}": v
                                              for i, v in named_right.items()},
             "selection_spread": spread, "selection_plain": plain,
             "positive_iou": settings.positive_iou, "queries_per_scene": queries_per_scene,
