@@ -109,7 +109,8 @@ class MRCosmo(nn.Module):
         if cfg.slot_scorer and not cfg.semantic_head:
             raise ValueError("model.slot_scorer reads the semantic head: it needs "
                              "model.semantic_head: true")
-        self.slot_scorer = (SlotScorer(d, cfg.text_dim, cfg.num_classes,
+        self.slot_scorer = (SlotScorer(d, cfg.text_dim,
+                                       cfg.num_classes + len(cfg.slot_scorer_words),
                                        members=cfg.slot_scorer_members,
                                        relations=cfg.slot_scorer_relations,
                                        peers=cfg.slot_scorer_peers,

@@ -103,3 +103,11 @@ def test_a_yaml_in_the_flat_layout_is_told_where_each_key_went(tmp_path: Path) -
     assert "model.loss_gamma is now loss.gamma" in text
     assert "model.score_threshold is now decision.score_threshold" in text
     assert "data.augment.enabled" in text
+
+
+def test_scorer_words_must_be_distinct_words() -> None:
+    cfg = load_config("small", {"model": {"slot_scorer_words": ["tin", "carton"]}})
+    assert cfg.model.slot_scorer_words == ["tin", "carton"]
+    for bad in (["tin", "tin"], ["tin", " "]):
+        with pytest.raises((ConfigError, ValueError), match="slot_scorer_words"):
+            load_config("small", {"model": {"slot_scorer_words": bad}})

@@ -81,6 +81,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="slot-scorer: name a mask's colour with a small learnt classifier "
                         "(model.slot_scorer_colour_namer) instead of one prototype per "
                         "colour word; default: the checkpoint's")
+    s.add_argument("--scorer-words", default=None, metavar="WORDS",
+                   help="slot-scorer: comma-separated words the scorer also compares slots "
+                        "and commands with, besides the class names "
+                        "(model.slot_scorer_words, e.g. tin,carton,pot); default: the "
+                        "checkpoint's")
     s.add_argument("--calibrate-folds", type=int, default=0, metavar="K",
                    help="slot-scorer: also score the real sources' queries out of fold "
                         "(K folds by scan, K more scorers) and print a score-threshold "
@@ -149,7 +154,9 @@ def _run_head(args: argparse.Namespace) -> int:
             ScorerTraining(steps=args.steps, seed=args.seed), args.cache,
             args.queries_per_scene, _repeats(args.repeat, sources), args.members,
             args.selection_spread, args.selection_plain, args.calibrate_folds, kinds,
-            relations=args.relations, peers=args.peers, colour_namer=args.colour_namer)
+            relations=args.relations, peers=args.peers, colour_namer=args.colour_namer,
+            words=None if args.scorer_words is None
+            else [w.strip() for w in args.scorer_words.split(",") if w.strip()])
         print(f"slot scorer: {summary['steps']} steps on {summary['queries']} queries, "
               f"final loss {summary['final_loss']:.3f}; wrote {summary['checkpoint']} "
               "(decision.slot_score: scorer; calibrate decision.score_threshold with "

@@ -72,6 +72,10 @@ class ModelConfig:
     # a mask's colour named by a small learnt classifier over its as-seen and balanced Lab
     # (started on the training answers) instead of one balanced prototype per colour word
     slot_scorer_colour_namer: bool = False
+    # words the scorer reads slots and commands against besides the class names: what
+    # people call real tabletop objects that are no class here ("tin", "carton", "pot");
+    # read as the semantic head reads any name (open vocabulary)
+    slot_scorer_words: list[str] = field(default_factory=list)
     # candidates' relevance also from a direct match with the pooled sentence
     text_matching: bool = False
     # metres: each slot's seed passes over candidates this close to an earlier slot's
@@ -91,6 +95,10 @@ class ModelConfig:
         if not 0 <= self.selection_plain <= self.num_queries:
             raise ValueError(f"selection_plain must be in [0, num_queries], got "
                              f"{self.selection_plain}")
+        words = [w.strip() for w in self.slot_scorer_words]
+        if any(not w for w in words) or len(set(words)) != len(words):
+            raise ValueError("slot_scorer_words must be distinct, non-empty words, got "
+                             f"{self.slot_scorer_words}")
 
 
 @dataclass

@@ -259,3 +259,37 @@ def test_slot_scorer_training_with_relations_reuses_the_stored_slots(trained: di
     assert result.timings_ms["total"] > 0
     assert segmenter.text_cache("the cup to the left of the keyboard").relation[0].argmax() \
         == RELATIONS.index("left")
+
+
+def test_slot_scorer_training_compares_further_words(trained: dict) -> None:
+    """--scorer-words adds words to the names the scorer reads (real tabletop words that
+    are no class: "tin", "carton"): their columns sit after the classes', the evidence is
+    stored apart from the class-only one, and the checkpoint serves with them."""
+    from query3d.model.heads.semantic import embed_class_names
+
+    cache = trained["root"] / "cache-words"
+    out = trained["root"] / "words.pt"
+    base = ["train", "--task", "slot-scorer", "--from", str(DEMO_CHECKPOINT), "--data",
+            str(trained["data"]), "--steps", "10", "--queries-per-scene", "1", "--cache",
+            str(cache)]
+    assert main([*base, "--scorer-words", "tin, carton", "--out", str(out)]) == 0
+    cfg, state = load_checkpoint(out)
+    classes = state["deployment"]["class_names"]
+    assert cfg.model.slot_scorer_words == ["tin", "carton"]
+    assert state["extra"]["slot_scorer"]["words"] == ["tin", "carton"]
+    names = state["model"]["slot_scorer.names"].float()
+    assert names.shape[0] == len(classes) + 2
+    segmenter = Segmenter(out, backend="torch")
+    with torch.inference_mode():
+        table = embed_class_names(segmenter.text_encoder, ["tin", "carton", classes[0]])
+    assert torch.allclose(names[-2:], table[:2].float(), atol=2e-3)
+    assert torch.allclose(names[0], table[2].float(), atol=2e-3)
+    (stored,) = cache.glob("slots-*")
+    assert "-w" in stored.name
+    sample = SyntheticDataset(trained["data"], "val")[0]
+    result = segmenter.segment(sample.scene.points, sample.scene.colors,
+                               text="the yellow tin")
+    assert result.timings_ms["total"] > 0
+    with pytest.raises(ValueError, match="class names already"):
+        main([*base, "--scorer-words", f"tin,{classes[1]}",
+              "--out", str(trained["root"] / "again.pt")])

@@ -56,6 +56,15 @@ def queries_key(data: object) -> str:
     return digest.hexdigest()
 
 
+def scorer_vocabulary(class_names: list[str], words: list[str]) -> list[str]:
+    """The names the scorer compares with, in its evidence's column order: the classes,
+    then ``model.slot_scorer_words``."""
+    again = sorted(set(class_names) & set(words))
+    if again:
+        raise ValueError(f"model.slot_scorer_words {again} are class names already")
+    return list(class_names) + list(words)
+
+
 def set_vocabulary(net: MRCosmo, names: list[str]) -> None:
     """The words the scorer's evidence compares with: the checkpoint's class names, the
     synthetic palette's colour words ("the red object"), and the colour prototypes
@@ -152,15 +161,17 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              calibrate_kinds: tuple[str, ...] = REAL_KINDS,
                              relations: bool | None = None,
                              peers: bool | None = None,
-                             colour_namer: bool | None = None) -> dict[str, Any]:
+                             colour_namer: bool | None = None,
+                             words: list[str] | None = None) -> dict[str, Any]:
     """``selection_spread`` (metres) and ``selection_plain`` change which slots the frozen
     network proposes (``model.selection_*``): the evidence, the scorer and the written
     checkpoint all use them; None keeps the checkpoint's. ``calibrate_folds`` > 0 also
     scores the queries of the ``calibrate_kinds`` sources out of fold (folds by scan) and
     reports a score-threshold table for each (``summary["calibration"]``). ``relations``:
     the scorer also reads the command's phrases (``model.slot_scorer_relations``); None
-    keeps the checkpoint's setting; ``peers`` and ``colour_namer`` likewise
-    (``model.slot_scorer_peers``, ``model.slot_scorer_colour_namer``)."""
+    keeps the checkpoint's setting; ``peers``, ``colour_namer`` and ``words`` likewise
+    (``model.slot_scorer_peers``, ``model.slot_scorer_colour_namer``,
+    ``model.slot_scorer_words``: compared besides the class names)."""
     repeats = repeats or [1] * len(sources)
     flags: dict[str, Any] = {"slot_scorer": True, "slot_scorer_members": members}
     if relations is not None:
@@ -169,18 +180,22 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
         flags["slot_scorer_peers"] = peers
     if colour_namer is not None:
         flags["slot_scorer_colour_namer"] = colour_namer
+    if words is not None:
+        flags["slot_scorer_words"] = list(words)
     if selection_spread is not None:
         flags["selection_spread"] = selection_spread
     if selection_plain is not None:
         flags["selection_plain"] = selection_plain
     net, deployment = frozen_network(checkpoint, fresh=("slot_scorer",), semantic_head=True,
                                      **flags)
-    names = deployment.class_names
+    names = scorer_vocabulary(deployment.class_names, deployment.model.slot_scorer_words)
     relations = deployment.model.slot_scorer_relations  # as given, else the checkpoint's
     set_vocabulary(net, names)
     # the evidence is the frozen network's and the word tables': none of the scorer's own
     # weights (its MLPs, colour prototypes, anchor sharpness) changes it
     key = weights_key(net, "slot_scorer.")
+    if deployment.model.slot_scorer_words:  # other words, other evidence columns
+        key += "-w" + hashlib.blake2b("|".join(names).encode(), digest_size=3).hexdigest()
     spread, plain = deployment.model.selection_spread, deployment.model.selection_plain
     if spread > 0:  # other slots, other evidence (top-k caches keep their names)
         key += f"-spread{spread:g}" + (f"-plain{plain}" if plain else "")
@@ -221,6 +236,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              calibrate_folds, calibrate_kinds) if calibrate_folds else {}
     info = {"steps": settings.steps, "seed": settings.seed, "members": members,
             "relations": relations, "peers": deployment.model.slot_scorer_peers,
+            "words": list(deployment.model.slot_scorer_words),
             "colour_namer": deployment.model.slot_scorer_colour_namer,
             "colours_named_right_at_start": {f"{sources[i].kind}:{sources[i].split}": v
                                              for i, v in named_right.items()},
