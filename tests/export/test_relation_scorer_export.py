@@ -21,15 +21,18 @@ LAYERS = {"voxel_transformer_layers": 1, "encoder_layers": 1, "decoder_layers": 
           "mask_refine_iters": 1}
 
 
-@pytest.mark.parametrize(("peers", "colour_namer"), [(False, False), (True, False),
-                                                     (False, True)])
+@pytest.mark.parametrize(("peers", "colour_namer", "words"),
+                         [(False, False, []), (True, False, []), (False, True, ["tin", "pot"])])
 def test_the_relation_inputs_export_and_reach_the_scorer(tmp_path, peers: bool,
-                                                         colour_namer: bool) -> None:
+                                                         colour_namer: bool,
+                                                         words: list[str]) -> None:
     cfg = load_config("small", overrides={"model": {
         **LAYERS, "semantic_head": True, "slot_scorer": True, "slot_scorer_relations": True,
-        "slot_scorer_peers": peers, "slot_scorer_colour_namer": colour_namer}})
+        "slot_scorer_peers": peers, "slot_scorer_colour_namer": colour_namer,
+        "slot_scorer_words": words}})
     torch.manual_seed(0)
     net = build_model(cfg.model, text_encoder=None)
+    assert net.slot_scorer.names.shape[0] == cfg.model.num_classes + len(words)
     with torch.no_grad():  # word tables as training sets them: unit rows, distinct words
         scorer = net.slot_scorer
         scorer.names.copy_(torch.nn.functional.normalize(torch.randn_like(scorer.names), dim=-1))

@@ -128,3 +128,21 @@ def test_the_bundled_network_answers_each_cup_of_a_mask_over_two() -> None:
     np.testing.assert_array_equal(pieces.union_mask(), whole.union_mask())
     assert max(float(np.prod(t.box_size[:2])) for t in pieces.targets) <= \
         max(float(np.prod(t.box_size[:2])) for t in whole.targets)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_gap_components_are_dbscans_single_linkage_pieces(seed: int) -> None:
+    from sklearn.cluster import DBSCAN
+
+    from query3d.model.postprocess import gap_components
+
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(-0.3, 0.3, (int(rng.integers(1, 6)), 3))
+    xyz = np.concatenate([rng.normal(c, rng.uniform(0.005, 0.03), (int(rng.integers(1, 200)), 3))
+                          for c in centres]).astype(np.float32)
+    xyz = xyz[rng.permutation(len(xyz))]
+    for gap in (0.01, 0.03, 0.05):
+        ours = gap_components(xyz, gap)
+        theirs = DBSCAN(eps=gap, min_samples=1).fit_predict(xyz)
+        np.testing.assert_array_equal(ours, theirs)
+    assert gap_components(xyz[:1], 0.05).tolist() == [0]

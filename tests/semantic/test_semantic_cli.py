@@ -149,7 +149,8 @@ def test_slot_scorer_training_adds_a_scorer_that_serves(trained: dict) -> None:
         elif not key.startswith(learnt):  # the scorer is trained afresh
             assert torch.equal(state["model"][key], value), key
     names = state["model"]["slot_scorer.names"].float()
-    assert names.shape[0] == len(state["deployment"]["class_names"])
+    assert names.shape[0] == len(state["deployment"]["class_names"]) \
+        + len(cfg.model.slot_scorer_words)
     assert torch.allclose(names.norm(dim=-1), torch.ones(len(names)), atol=1e-2)
     colours = state["model"]["slot_scorer.colour_names"].float()
     assert torch.allclose(colours.norm(dim=-1), torch.ones(len(colours)), atol=1e-2)
