@@ -112,9 +112,9 @@ def decode(
 def split_apart(xyz: np.ndarray, index: np.ndarray, gap: float, min_share: float = 0.1
                 ) -> list[np.ndarray]:
     """A target's points in the pieces that lie more than ``gap`` apart (single linkage:
-    ``gap_components``), largest first. One slot's mask can
-    span two cups 20 cm apart; a grasp needs a box per cup. Pieces under ``min_share``
-    of the points (stray points, a sliver across a gap) stay with the largest piece."""
+    ``gap_components``), largest first. One slot's mask can span two cups 20 cm apart; a
+    grasp needs a box per cup. Pieces under ``min_share`` of the points (stray points, a
+    sliver across a gap) stay with the largest piece."""
     if len(index) < 2:
         return [index]
     labels = gap_components(xyz[index], gap)

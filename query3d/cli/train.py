@@ -128,6 +128,19 @@ def _repeats(given: list[str], sources: list) -> list[int]:
     return [by_kind.get(s.kind, 1) for s in sources]
 
 
+def _scorer_words(given: str | None) -> list[str] | None:
+    """--scorer-words read as a class list is (``parse_class_list``: one spelling, no
+    repeats); "" clears the checkpoint's words, None keeps them."""
+    if given is None or not given.strip():
+        return None if given is None else []
+    from query3d.model.heads.semantic import parse_class_list
+
+    try:
+        return parse_class_list(given)
+    except ValueError as exc:
+        raise SystemExit(f"query3d train: --scorer-words: {exc}") from None
+
+
 def _run_head(args: argparse.Namespace) -> int:
     from query3d.training.semantic.run import Source
 
@@ -155,8 +168,7 @@ def _run_head(args: argparse.Namespace) -> int:
             args.queries_per_scene, _repeats(args.repeat, sources), args.members,
             args.selection_spread, args.selection_plain, args.calibrate_folds, kinds,
             relations=args.relations, peers=args.peers, colour_namer=args.colour_namer,
-            words=None if args.scorer_words is None
-            else [w.strip() for w in args.scorer_words.split(",") if w.strip()])
+            words=_scorer_words(args.scorer_words))
         print(f"slot scorer: {summary['steps']} steps on {summary['queries']} queries, "
               f"final loss {summary['final_loss']:.3f}; wrote {summary['checkpoint']} "
               "(decision.slot_score: scorer; calibrate decision.score_threshold with "

@@ -291,6 +291,8 @@ def test_slot_scorer_training_compares_further_words(trained: dict) -> None:
     result = segmenter.segment(sample.scene.points, sample.scene.colors,
                                text="the yellow tin")
     assert result.timings_ms["total"] > 0
+    with pytest.raises(SystemExit, match="more than once"):  # read as a class list is
+        main([*base, "--scorer-words", "tin, Tin", "--out", str(trained["root"] / "x.pt")])
     with pytest.raises(ValueError, match="class names already"):
         main([*base, "--scorer-words", f"tin,{classes[1]}",
               "--out", str(trained["root"] / "again.pt")])
