@@ -26,7 +26,7 @@ from query3d.model.encoders import (
     TextFeatures,
     gather_pixel_features,
 )
-from query3d.model.encoders.gather import take_rows
+from query3d.model.encoders.gather import exporting, take_rows
 from query3d.model.heads import (
     DetectionHead,
     LanguageGuidedSelection,
@@ -62,10 +62,6 @@ class FrameEncoding:
     evidence: ImageEvidence | None
     semantic: torch.Tensor | None = None  # (S, text_dim) superpoint embeddings, when asked
     point_context: torch.Tensor | None = None  # (N, align_dim) DCMA's text-free share
-
-
-def _tracing() -> bool:
-    return torch.onnx.is_in_onnx_export() or torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 
 @MODEL_REGISTRY.register("mrcosmo")
@@ -243,7 +239,7 @@ class MRCosmo(nn.Module):
         """
         if isinstance(frame, dict):
             frame = FrameInputs.from_dict(frame)
-        if not _tracing():
+        if not exporting():
             validate_inputs(frame, text, self.cfg)
         if encoding is None:
             encoding = self.encode_frame(frame)
@@ -298,7 +294,7 @@ class MRCosmo(nn.Module):
             out["dcma_logit_scale"] = self.dcma.constraints.logit_scale
         if aligned.image_emb is not None:
             out["image_emb"] = aligned.image_emb
-        if not self.training and self.cfg.memory_update_at_inference and not _tracing():
+        if not self.training and self.cfg.memory_update_at_inference and not exporting():
             self.update_memory_from_prediction(out)
         return out
 

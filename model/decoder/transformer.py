@@ -28,6 +28,40 @@ class ScaleIndex:
     center: torch.Tensor
 
 
+class ScaleUnpool(nn.Sequential):
+    """LayerNorm + Linear over each point's tokens of every scale, concatenated
+    scale-major: ``self(torch.cat([t[p2v] for t, p2v in ...], -1))``.
+
+    ``to_points`` gives the same without building that (N, scales * dim) row: the linear
+    map is split by scale and applied to each scale's few voxel tokens before they are
+    gathered to the points, and the norm's mean and variance come from per-voxel sums
+    (W (LN(b)) = (W diag(g) b - mean W g) / std + W beta + bias). Same parameters, and
+    state-dict keys, as ``nn.Sequential(nn.LayerNorm, nn.Linear)``."""
+
+    def __init__(self, num_scales: int, dim: int) -> None:
+        super().__init__(nn.LayerNorm(num_scales * dim), nn.Linear(num_scales * dim, dim))
+
+    def to_points(self, tokens: list[torch.Tensor], point2voxel: list[torch.Tensor]
+                  ) -> torch.Tensor:
+        """tokens (V_s, d) per scale, point2voxel (N,) per scale -> (N, out)."""
+        norm, linear = self[0], self[1]
+        width = norm.normalized_shape[0]
+        scaled = linear.weight * norm.weight  # W diag(gamma), (out, width)
+        parts = scaled.split([t.shape[-1] for t in tokens], dim=1)
+        summed = None
+        for t, p2v, w in zip(tokens, point2voxel, parts):
+            per_voxel = torch.cat([t @ w.T, t.sum(-1, keepdim=True),
+                                   (t * t).sum(-1, keepdim=True)], dim=-1)
+            rows = take_rows(per_voxel, p2v)
+            summed = rows if summed is None else summed + rows
+        assert summed is not None, "no scales"
+        projected, total, squares = summed.split([linear.out_features, 1, 1], dim=-1)
+        mean = total / width
+        inv_std = torch.rsqrt((squares / width - mean * mean).clamp_min(0.0) + norm.eps)
+        shift = linear.weight @ norm.bias + linear.bias
+        return inv_std * (projected - mean * scaled.sum(dim=1)) + shift
+
+
 class EncoderLayer(nn.Module):
     def __init__(self, dim: int, heads: int, num_scales: int, dropout: float) -> None:
         super().__init__()
@@ -35,9 +69,7 @@ class EncoderLayer(nn.Module):
         self.coarse_text = AttentionBlock(dim, heads, dropout=dropout)
         self.coarse_ffn = FeedForwardBlock(dim, dropout=dropout)
         self.fine_ffn = nn.ModuleList(FeedForwardBlock(dim) for _ in range(num_scales - 1))
-        self.unpool = nn.Sequential(
-            nn.LayerNorm(num_scales * dim), nn.Linear(num_scales * dim, dim)
-        )
+        self.unpool = ScaleUnpool(num_scales, dim)
         self.point_ffn = FeedForwardBlock(dim, dropout=dropout)
 
     def forward(
@@ -53,8 +85,8 @@ class EncoderLayer(nn.Module):
         coarse = self.coarse_self(pooled[-1], pos=scale_pos[-1])
         coarse = self.coarse_ffn(self.coarse_text(coarse, text, text_bias, pos=scale_pos[-1]))
         tokens = [ffn(p) for ffn, p in zip(self.fine_ffn, pooled[:-1])] + [coarse]
-        back = torch.cat([take_rows(t, s.point2voxel) for t, s in zip(tokens, scales)], dim=-1)
-        return self.point_ffn(x + self.unpool(back))
+        back = self.unpool.to_points(tokens, [s.point2voxel for s in scales])
+        return self.point_ffn(x + back)
 
 
 class MultiScaleEncoder(nn.Module):

@@ -2,11 +2,25 @@
 
 The frame graph never scatters: it appends one zero row to a table and gathers with the
 precomputed index tensors, which exports to a single ONNX Gather with dynamic sizes.
+At inference outside an export, ``masked_mean`` runs fused instead (``embedding_bag`` over
+the real members only): the same sums without the (rows, M, d) intermediate, most of
+which is padding on fine voxels (~2 of 16 slots used).
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+
+_BAG_DTYPES = (torch.float32, torch.float64)
+
+
+def exporting() -> bool:
+    """True while a graph is traced or exported (TorchScript, torch.export, dynamo):
+    paths whose shapes depend on the data, or whose ops have no plain ONNX form, step
+    aside for the exportable one then."""
+    return (torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
+            or torch.compiler.is_compiling() or torch.compiler.is_exporting())
 
 
 def gather_rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -28,9 +42,28 @@ def valid_mask(index: torch.Tensor, rows: int | torch.Tensor) -> torch.Tensor:
 
 
 def masked_mean(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Mean of ``table`` rows over the last axis of ``index`` (..., M), ignoring pads;
-    all-pad rows give zeros."""
+    """Mean of ``table`` (R, C) rows over the last axis of ``index`` (..., M), ignoring
+    pads; all-pad rows give zeros."""
+    if _fused_ok(table, index):
+        return _bag_mean(table, index)
     rows = gather_rows(table, index)
     # counted in the table's float type: TensorRT has no INT64 Clip
     count = valid_mask(index, table.shape[0]).to(table.dtype).sum(dim=-1, keepdim=True)
     return rows.sum(dim=-2) / count.clamp(min=1.0)
+
+
+def _fused_ok(table: torch.Tensor, index: torch.Tensor) -> bool:
+    """Inference only (training keeps the gather form and its well-trodden backward) and
+    never while exporting."""
+    return (table.dtype in _BAG_DTYPES and table.dim() == 2 and index.dim() >= 1
+            and not (torch.is_grad_enabled() and table.requires_grad) and not exporting())
+
+
+def _bag_mean(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``masked_mean`` as one ``embedding_bag``: each row of ``index`` a bag of its real
+    members (pads dropped), empty bags zeros, as the gather form gives."""
+    bags = index.reshape(-1, index.shape[-1])
+    real = bags < table.shape[0]
+    counts = real.sum(dim=1)
+    rows = F.embedding_bag(bags[real], table, counts.cumsum(0) - counts, mode="mean")
+    return rows.reshape(tuple(index.shape[:-1]) + (table.shape[1],))

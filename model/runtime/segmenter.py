@@ -249,14 +249,13 @@ class Segmenter:
         self._last_frame = (key, frame)  # the newest cloud only: bounded memory
         return key, frame
 
-    def _nearest(self, net_points: Any, kept_points: Any) -> np.ndarray:
+    def _nearest(self, kept_points: Any, subset: np.ndarray) -> np.ndarray:
         """``nearest_seen``, searched once per cloud (the newest one is kept; the subset
         the network sees is drawn from the kept points alone, so they name it)."""
         key = _fingerprint(kept_points)
         last = self._last_nearest
         if last is None or last[0] != key:
-            last = self._last_nearest = (key, nearest_seen(_numpy(net_points),
-                                                           _numpy(kept_points)))
+            last = self._last_nearest = (key, nearest_seen(_numpy(kept_points), subset))
         return last[1]
 
     def _network_cloud(self, points: Any, colors: Any) -> tuple[Any, ...] | None:
@@ -308,7 +307,7 @@ class Segmenter:
                                                       seen_penalty).max(dim=-1)
         label_np, best_np = label.numpy(), best.numpy().astype(np.float32)
         if subset is not None:
-            nearest = self._nearest(net_points, kept_points)
+            nearest = self._nearest(kept_points, subset)
             label_np, best_np = label_np[nearest], best_np[nearest]
         labels[kept], scores[kept] = label_np, best_np
         t_end = time.perf_counter()
@@ -355,7 +354,7 @@ class Segmenter:
         decision = dataclasses.replace(self.decision, **overrides)
         result = decode(outputs, frame, decision, text, self.class_names)
         if subset is not None and result.targets:
-            propagate_targets(result.targets, self._nearest(net_points, kept_points),
+            propagate_targets(result.targets, self._nearest(kept_points, subset),
                               len(net_points))
         targets = [t for t in result.targets if len(t.point_indices) >= min_target_points]
         for new_id, target in enumerate(targets):

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from query3d.model.encoders.gather import exporting
 from query3d.model.ssm.base import SSM_REGISTRY, SequenceModel
 
 
@@ -89,12 +90,11 @@ class SelectiveSSM(SequenceModel):
         return dt_low @ self.dt_proj.weight.T, b, c  # delta before bias + softplus
 
     def _fused_ok(self, x: torch.Tensor) -> bool:
-        exporting = torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
         return (
             self.use_fused_kernel
             and mamba_selective_scan is not None
             and x.is_cuda
-            and not exporting
+            and not exporting()
         )
 
     def forward(self, steps: Sequence[torch.Tensor], last_only: bool = False) -> list[torch.Tensor]:

@@ -28,7 +28,9 @@ def test_every_point_takes_the_label_of_its_nearest_network_point():
     inside = np.flatnonzero(all_points[subset, 0] > 0.2)  # the network's mask on the subset
     scores = rng.uniform(0.5, 1.0, len(inside))
     target = _target(inside, scores)
-    propagate_targets([target], nearest_seen(all_points[subset], all_points), len(subset))
+    nearest = nearest_seen(all_points, subset)
+    np.testing.assert_array_equal(nearest[subset], np.arange(len(subset)))  # seen: itself
+    propagate_targets([target], nearest, len(subset))
 
     dist = np.linalg.norm(all_points[:, None] - all_points[subset][None], axis=-1)
     nearest = dist.argmin(axis=1)  # brute force
