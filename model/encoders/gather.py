@@ -44,7 +44,7 @@ def valid_mask(index: torch.Tensor, rows: int | torch.Tensor) -> torch.Tensor:
 def masked_mean(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Mean of ``table`` (R, C) rows over the last axis of ``index`` (..., M), ignoring
     pads; all-pad rows give zeros."""
-    if _fused_ok(table, index):
+    if can_fuse(table, index):
         return _bag_mean(table, index)
     rows = gather_rows(table, index)
     # counted in the table's float type: TensorRT has no INT64 Clip
@@ -52,7 +52,7 @@ def masked_mean(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return rows.sum(dim=-2) / count.clamp(min=1.0)
 
 
-def _fused_ok(table: torch.Tensor, index: torch.Tensor) -> bool:
+def can_fuse(table: torch.Tensor, index: torch.Tensor) -> bool:
     """Inference only (training keeps the gather form and its well-trodden backward) and
     never while exporting."""
     return (table.dtype in _BAG_DTYPES and table.dim() == 2 and index.dim() >= 1

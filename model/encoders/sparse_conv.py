@@ -5,7 +5,8 @@
 either backend unchanged. The torch path reads neighbours through the precomputed kernel
 map (``preprocess.submanifold_kernel_map``) and is only Gather + MatMul, hence exportable;
 spconv (``backend="spconv"``) is the fast training kernel and runs on CPU with
-``ConvAlgo.Native``.
+``ConvAlgo.Native``. At inference outside an export the torch path sums only the real
+taps (``embedding_bag``), the same conv without the (V, 27 * in) copy.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gather import gather_rows
+from .gather import can_fuse, gather_rows
 
 KERNEL_VOLUME = 27
 BACKENDS = ("torch", "spconv")
@@ -41,9 +42,24 @@ class SubmanifoldConv3d(nn.Module):
         One gather of all 27 taps and one GEMM over the stacked (27 * in) features: on a
         CPU 27 small GEMMs, each after copying the padded table, cost ~2x as much.
         """
+        if can_fuse(feats, kmap):
+            return self._tap_sums(feats, kmap)
         taps = gather_rows(feats, kmap).reshape(-1, KERNEL_VOLUME * self.in_channels)
         kernels = self.weight.reshape(self.out_channels, KERNEL_VOLUME * self.in_channels)
         return F.linear(taps, kernels, self.bias)
+
+    def _tap_sums(self, feats: torch.Tensor, kmap: torch.Tensor) -> torch.Tensor:
+        """The same conv at inference: every voxel through all 27 kernels in one GEMM
+        (V, 27 * out), then each output sums its real taps' rows in one ``embedding_bag``;
+        two thirds of a surface's taps are empty, and no (V, 27 * in) copy is made."""
+        per_tap = self.weight.reshape(self.out_channels, KERNEL_VOLUME, self.in_channels)
+        through = F.linear(feats, per_tap.transpose(0, 1).reshape(-1, self.in_channels))
+        real = kmap < feats.shape[0]
+        rows = kmap * KERNEL_VOLUME + torch.arange(KERNEL_VOLUME, device=kmap.device)
+        counts = real.sum(dim=1)
+        out = F.embedding_bag(rows[real], through.reshape(-1, self.out_channels),
+                              counts.cumsum(0) - counts, mode="sum")
+        return out if self.bias is None else out + self.bias
 
 
 def import_spconv() -> Any:

@@ -50,8 +50,8 @@ class WindowAttentionLayer(nn.Module):
         attn_mask = valid[:, None, None, :]
         out = F.scaled_dot_product_attention(
             q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0)
-        out = self.proj(out.transpose(1, 2).reshape(g * p, d))
-        x = x + take_rows(out, inverse)
+        # each voxel's row first, then the projection: V rows, not G * P
+        x = x + self.proj(take_rows(out.transpose(1, 2).reshape(g * p, d), inverse))
         return x + self.mlp(self.norm2(x))
 
 

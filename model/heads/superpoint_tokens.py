@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from query3d.model.encoders.gather import take_rows
+from query3d.model.encoders.gather import masked_mean, take_rows
 
 DESCRIPTOR_DIM = 13  # centre 3, extent 3, mean colour 3 (6:9), colour spread 3, log size 1
 
@@ -60,7 +60,7 @@ def pool_superpoints(point_feat: torch.Tensor, xyz: torch.Tensor, rgb: torch.Ten
     index = members.clamp(max=n - 1)
     weight = valid.to(point_feat.dtype)[..., None]
     count = weight.sum(1).clamp_min(1.0)
-    feat = _masked_mean(point_feat, index, weight, count)
+    feat = masked_mean(point_feat, members)  # the widest table: fused at inference
     center = _masked_mean(xyz, index, weight, count)
     member_xyz = take_rows(xyz, index)
     low = torch.where(valid[..., None], member_xyz, torch.full_like(member_xyz, 1e3)).amin(1)

@@ -31,7 +31,7 @@ def test_fused_masked_mean_equals_the_gather_form(dtype, width):
     table = torch.randn(500, width, generator=torch.Generator().manual_seed(0), dtype=dtype)
     index = _members(500, 300, 16, seed=1)
     with torch.no_grad():
-        assert gather._fused_ok(table, index)
+        assert gather.can_fuse(table, index)
         fused = masked_mean(table, index)
     assert fused.shape == (300, width) and fused.dtype == dtype
     torch.testing.assert_close(fused, _gathered_mean(table, index), rtol=1e-5, atol=1e-6)
@@ -78,3 +78,20 @@ def test_scale_unpool_equals_norm_and_linear_over_the_concatenated_tokens():
     torch.testing.assert_close(unpool.to_points(tokens, point2voxel), unpool(concatenated),
                                rtol=1e-4, atol=1e-5)
     assert list(unpool.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+
+
+def test_the_fused_submanifold_conv_equals_its_gather_form():
+    from query3d.model.encoders.sparse_conv import SubmanifoldConv3d
+    from query3d.model.preprocess.voxels import submanifold_kernel_map
+
+    g = torch.Generator().manual_seed(5)
+    coords = torch.unique(torch.randint(0, 12, (900, 3), generator=g), dim=0)
+    kmap = submanifold_kernel_map(coords)
+    conv = SubmanifoldConv3d(8, 5)
+    feats = torch.randn(len(coords), 8, generator=g)
+    assert (kmap == len(coords)).any() and (kmap < len(coords)).any()  # real and empty taps
+    with torch.no_grad():
+        assert gather.can_fuse(feats, kmap)
+        fused = conv(feats, kmap)
+    gathered = conv(feats.requires_grad_(), kmap)  # grad: the exportable gather form
+    torch.testing.assert_close(fused, gathered.detach(), rtol=1e-5, atol=1e-6)
