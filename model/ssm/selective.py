@@ -89,7 +89,7 @@ class SelectiveSSM(SequenceModel):
         dt_low, b, c = self.x_proj(x).split([self.dt_rank, self.state, self.state], dim=-1)
         return dt_low @ self.dt_proj.weight.T, b, c  # delta before bias + softplus
 
-    def can_fuse(self, x: torch.Tensor) -> bool:
+    def _fused_ok(self, x: torch.Tensor) -> bool:
         return (
             self.use_fused_kernel
             and mamba_selective_scan is not None
@@ -99,7 +99,7 @@ class SelectiveSSM(SequenceModel):
 
     def forward(self, steps: Sequence[torch.Tensor], last_only: bool = False) -> list[torch.Tensor]:
         A = -torch.exp(self.A_log)
-        if self.can_fuse(steps[0]):
+        if self._fused_ok(steps[0]):
             x = torch.stack(torch.broadcast_tensors(*steps), dim=-1)  # (..., d, L)
             lead = x.shape[:-2]
             u = x.reshape(-1, self.dim, x.shape[-1]).contiguous()
