@@ -81,6 +81,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="slot-scorer: name a mask's colour with a small learnt classifier "
                         "(model.slot_scorer_colour_namer) instead of one prototype per "
                         "colour word; default: the checkpoint's")
+    s.add_argument("--scorer-listwise", type=_non_negative, default=0.0, metavar="W",
+                   help="slot-scorer: weight of the loss of each query's choice among its "
+                        "slots and 'none' (beside each slot's own; default 0: off)")
     s.add_argument("--scorer-words", default=None, metavar="WORDS",
                    help="slot-scorer: comma-separated words the scorer also compares slots "
                         "and commands with, besides the class names "
@@ -128,6 +131,14 @@ def _repeats(given: list[str], sources: list) -> list[int]:
     return [by_kind.get(s.kind, 1) for s in sources]
 
 
+def _non_negative(text: str) -> float:
+    """A float >= 0 for argparse (its error names the option)."""
+    value = float(text)
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def _scorer_words(given: str | None) -> list[str] | None:
     """--scorer-words read as a class list is (``parse_class_list``: one spelling, no
     repeats); "" clears the checkpoint's words, None keeps them."""
@@ -164,7 +175,8 @@ def _run_head(args: argparse.Namespace) -> int:
 
         summary = run_slot_scorer_training(
             args.source_checkpoint, sources, args.out,
-            ScorerTraining(steps=args.steps, seed=args.seed), args.cache,
+            ScorerTraining(steps=args.steps, seed=args.seed, listwise=args.scorer_listwise),
+            args.cache,
             args.queries_per_scene, _repeats(args.repeat, sources), args.members,
             args.selection_spread, args.selection_plain, args.calibrate_folds, kinds,
             relations=args.relations, peers=args.peers, colour_namer=args.colour_namer,

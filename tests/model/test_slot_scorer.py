@@ -20,7 +20,7 @@ from query3d.model.heads.slot_scorer import (
 from query3d.model.mrcosmo import MRCosmo
 from query3d.model.postprocess import decode
 from query3d.training.slot_scoring.cache import EvidenceCache, slot_target_iou
-from query3d.training.slot_scoring.fit import ScorerTraining, fit_slot_scorer
+from query3d.training.slot_scoring.fit import ScorerTraining, choice_loss, fit_slot_scorer
 
 
 def test_evidence_says_which_slot_covers_what_the_sentence_names() -> None:
@@ -75,7 +75,8 @@ def test_slot_target_iou_is_the_best_over_targets() -> None:
     assert slot_target_iou(mask, instance, []).tolist() == [0.0, 0.0, 0.0]
 
 
-def test_the_scorer_learns_which_slots_answer() -> None:
+@pytest.mark.parametrize("listwise", [0.0, 1.0])
+def test_the_scorer_learns_which_slots_answer(listwise: float) -> None:
     rng = np.random.default_rng(0)
     d, v, k, q = 8, 3, 6, 120
     size = evidence_size(d, v)
@@ -88,12 +89,23 @@ def test_the_scorer_learns_which_slots_answer() -> None:
                           np.zeros(q, bool), np.arange(0, q * k + 1, k))
     torch.manual_seed(0)
     scorer = SlotScorer(d, 5, v)
-    settings = ScorerTraining(steps=300, batch_queries=16, lr=3e-3)
+    settings = ScorerTraining(steps=300, batch_queries=16, lr=3e-3, listwise=listwise)
     fit_slot_scorer(scorer, [cache], settings)
     assert settings.history[-1]["loss"] < 0.5 * settings.history[0]["loss"]
     with torch.no_grad():
         p = torch.sigmoid(scorer(torch.from_numpy(evidence).reshape(q, k, -1))).numpy().reshape(-1)
     assert p[answers].mean() > 0.7 and p[~answers].mean() < 0.3
+
+
+def test_the_choice_loss_is_the_cross_entropy_over_slots_and_none() -> None:
+    logits = torch.tensor([[[2.0, -1.0, -3.0], [-2.0, -2.0, -2.0], [1.0, 1.0, -5.0]]])
+    positive = np.array([[True, False, False], [False, False, False], [True, True, False]])
+    choices = torch.cat([logits[0], torch.zeros(3, 1)], dim=1).softmax(dim=1)
+    want = -(choices[0, 0].log() + choices[1, 3].log() + (choices[2, 0] + choices[2, 1]).log()) / 3
+    assert choice_loss(logits, positive).item() == pytest.approx(want.item(), rel=1e-6)
+    better = logits.clone()
+    better[0, 1, :] = -6.0  # the zero-target query's slots further below "none"
+    assert choice_loss(better, positive) < choice_loss(logits, positive)
 
 
 def test_decoding_with_the_scorer_reads_slot_logit() -> None:

@@ -1,6 +1,12 @@
 """Train the slot scorer on stored evidence: a slot is "answers" when its mask covers a
 target with IoU >= ``positive_iou`` (a target covered twice has two positives; the
-decoder's de-duplication keeps one), and every slot of a zero-target query is negative."""
+decoder's de-duplication keeps one), and every slot of a zero-target query is negative.
+
+Each slot is scored on its own (binary cross-entropy), but a query is answered by its
+best-scored slot: ``listwise`` > 0 adds the query's choice among its slots and "none"
+(a softmax over the K logits and a fixed 0, i.e. probability 0.5), the mass on its
+positive slots, or on "none" for a zero-target query; it teaches the order of the slots
+and that the right one should clear an even chance."""
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ class ScorerTraining:
     weight_decay: float = 0.05
     positive_iou: float = 0.5
     soft_targets: bool = False  # target = min(1, IoU / positive_iou) instead of 0 / 1
+    listwise: float = 0.0  # weight of the choice among a query's slots and "none"
     seed: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -57,5 +64,18 @@ def fit_slot_scorer(scorer: SlotScorer, caches: list[EvidenceCache],
             target = torch.from_numpy((iou >= settings.positive_iou).astype(np.float32))
         logits = scorer.member_logits(evidence)  # each member learns on its own
         loss = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits))
+        if settings.listwise > 0:
+            loss = loss + settings.listwise * choice_loss(logits, iou >= settings.positive_iou)
         head_step(loss, optim, sched, settings.history, bar, step, settings.steps, 100)
     scorer.eval()
+
+
+def choice_loss(logits: torch.Tensor, positive: np.ndarray) -> torch.Tensor:
+    """Cross-entropy of each query's choice among its K slots and "none" (logit 0):
+    logits (..., B, K), positive (B, K) -> the mean over members and queries of
+    -log P(a positive slot), or -log P(none) where a query has no positive."""
+    pos = torch.from_numpy(positive)
+    choices = torch.cat([logits, logits.new_zeros(logits.shape[:-1] + (1,))], dim=-1)
+    right = torch.cat([pos, ~pos.any(dim=-1, keepdim=True)], dim=-1)
+    log_p = choices.log_softmax(dim=-1)
+    return -torch.logsumexp(log_p.masked_fill(~right, float("-inf")), dim=-1).mean()
