@@ -59,11 +59,18 @@ def can_fuse(table: torch.Tensor, index: torch.Tensor) -> bool:
             and not (torch.is_grad_enabled() and table.requires_grad) and not exporting())
 
 
+def reduce_bags(table: torch.Tensor, rows: torch.Tensor, real: torch.Tensor, mode: str
+                ) -> torch.Tensor:
+    """(B, C): the ``mode`` ("sum" or "mean") of ``table[rows[b, m]]`` over the m where
+    ``real[b, m]``, for each of the B rows of ``rows`` (B, M); bags with nothing real give
+    zeros. One ``embedding_bag``: no (B, M, C) copy of the table's rows."""
+    counts = real.sum(dim=1)
+    return F.embedding_bag(rows[real], table, counts.cumsum(0) - counts, mode=mode)
+
+
 def _bag_mean(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``masked_mean`` as one ``embedding_bag``: each row of ``index`` a bag of its real
     members (pads dropped), empty bags zeros, as the gather form gives."""
     bags = index.reshape(-1, index.shape[-1])
-    real = bags < table.shape[0]
-    counts = real.sum(dim=1)
-    rows = F.embedding_bag(bags[real], table, counts.cumsum(0) - counts, mode="mean")
+    rows = reduce_bags(table, bags, bags < table.shape[0], "mean")
     return rows.reshape(tuple(index.shape[:-1]) + (table.shape[1],))

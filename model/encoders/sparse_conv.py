@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gather import can_fuse, gather_rows
+from .gather import can_fuse, gather_rows, reduce_bags
 
 KERNEL_VOLUME = 27
 BACKENDS = ("torch", "spconv")
@@ -54,11 +54,9 @@ class SubmanifoldConv3d(nn.Module):
         two thirds of a surface's taps are empty, and no (V, 27 * in) copy is made."""
         per_tap = self.weight.reshape(self.out_channels, KERNEL_VOLUME, self.in_channels)
         through = F.linear(feats, per_tap.transpose(0, 1).reshape(-1, self.in_channels))
-        real = kmap < feats.shape[0]
         rows = kmap * KERNEL_VOLUME + torch.arange(KERNEL_VOLUME, device=kmap.device)
-        counts = real.sum(dim=1)
-        out = F.embedding_bag(rows[real], through.reshape(-1, self.out_channels),
-                              counts.cumsum(0) - counts, mode="sum")
+        out = reduce_bags(through.reshape(-1, self.out_channels), rows,
+                          kmap < feats.shape[0], "sum")
         return out if self.bias is None else out + self.bias
 
 
