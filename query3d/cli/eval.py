@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
                              score_thresholds=thresholds, slot_score=args.slot_score,
                              limit_by_grammar=args.grammar_limit)
     print(format_table(summary))
+    if summary["seen_by"]:
+        print(f"note: this checkpoint's {' and '.join(summary['seen_by'])} trained on "
+              f"{summary['data_kind']} {args.split} of {args.data}: not a held-out number")
     for t, numbers in summary.get("by_score_threshold", {}).items():
         print(f"score threshold {t}: mIoU {100 * numbers['miou']:.1f}, Acc@0.5 "
               f"{100 * numbers['acc@0.5']:.1f}, zero-target "

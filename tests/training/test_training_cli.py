@@ -115,3 +115,17 @@ def test_spread_subset_covers_the_whole_split():
     subset = SpreadSubset(Split(range(100)), 5)
     assert [subset[i] for i in range(len(subset))] == [0, 25, 50, 74, 99]
     assert subset.class_names == ["cup", "box"]
+
+
+def test_eval_says_when_the_checkpoint_trained_on_the_split(
+        setup: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    if not (setup["run"] / "last.pt").is_file():
+        _train(setup)
+    out = setup["root"] / "eval_train.json"
+    for split, seen in (("val", []), ("train", ["network"])):
+        assert main(["eval", "--checkpoint", str(setup["run"] / "last.pt"), "--data",
+                     str(setup["data"]), "--split", split, "--no-baselines",
+                     "--max-samples", "2", "--json", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert json.loads(out.read_text())["seen_by"] == seen
+        assert ("not a held-out number" in printed) == bool(seen), split

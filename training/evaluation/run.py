@@ -7,10 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from query3d.model.checkpoint import load_model
+from query3d.model.checkpoint import load_checkpoint, load_model
 from query3d.training.evaluation.baselines import baseline_predictors, other_text_predictor
 from query3d.training.evaluation.evaluate import evaluate_all
 from query3d.training.evaluation.predict import ModelPredictor
+from query3d.training.evaluation.provenance import seen_in_training
 from query3d.training.trainer.data import open_split
 from query3d.training.trainer.distributed import cleanup_distributed, init_distributed
 
@@ -26,12 +27,16 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
     ``summary["baselines"]``; each of ``score_thresholds`` is scored too (one forward per
     sample for all of them) under ``summary["by_score_threshold"]``. ``slot_score``
     replaces the checkpoint's ``decision.slot_score`` for all of them, ``limit_by_grammar``
-    its ``decision.limit_by_grammar`` (None: keep the checkpoint's)."""
+    its ``decision.limit_by_grammar`` (None: keep the checkpoint's). ``summary["seen_by"]``
+    lists the parts of the checkpoint that trained on this split's scans (empty: held out).
+    """
     ctx = init_distributed(device)
     try:
         model, cfg = load_model(checkpoint, ctx.device)
         kind = kind or cfg.data.kind
         samples = open_split(kind, data, split, cfg.data.max_points)
+        seen_by = seen_in_training(cfg, load_checkpoint(checkpoint)[1].get("extra"), kind,
+                                   data, split)
         start = time.perf_counter()
         changes = {k: v for k, v in (("slot_score", slot_score),
                                      ("limit_by_grammar", limit_by_grammar)) if v is not None}
@@ -53,7 +58,7 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
                                              for t in score_thresholds}
         if baselines:
             summary["baselines"] = summaries
-        summary.update(checkpoint=str(checkpoint), data=str(data), split=split,
+        summary.update(checkpoint=str(checkpoint), data=str(data), split=split, seen_by=seen_by,
                        data_kind=kind, preset=cfg.preset, slot_score=decision.slot_score,
                        limit_by_grammar=decision.limit_by_grammar,
                        wall_s=time.perf_counter() - start)
