@@ -84,6 +84,14 @@ def test_eval_json_and_table(setup: dict, capsys: pytest.CaptureFixture[str]) ->
     for key in ("miou", "acc@0.25", "acc@0.5", "box_acc@0.25", "box_acc@0.5", "box_f1@0.5"):
         assert 0.0 <= result[key] <= 1.0, key
     assert set(result["by_eval_type"]) == {"zt", "st", "mt"}
+    # one row per query, and the summary is their mean
+    rows = result["queries"]
+    assert len(rows) == result["count"] and len({r["sample_id"] for r in rows}) == len(rows)
+    assert all(r["text"] and 0.0 <= r["iou"] <= 1.0 for r in rows)
+    assert sum(r["iou"] for r in rows) / len(rows) == pytest.approx(result["miou"])
+    assert all(0.0 <= s <= 1.0 for r in rows for s in r["scores"])
+    assert all(not r["scores"] for r in rows if r["eval_type"] == "zt" and r["iou"] == 1.0)
+    assert "queries" not in result["baselines"]["nothing"]
     assert result["by_kind"] and result["by_category"]
     # The verb and the in-training validation score the same checkpoint the same way.
     rows = [json.loads(line) for line in (setup["run"] / "log.jsonl").read_text().splitlines()]

@@ -43,7 +43,8 @@ def score_sample(metrics: ReferringMetrics, sample: Sample, result: QueryResult
         kind=sample.query.kind, categories=target_categories(sample),
         pred_boxes=pred_boxes if has_boxes else None,
         gt_boxes=truth_boxes(sample) if has_boxes else None,
-        sample_id=f"{sample.scene.scene_id}/{sample.query.ann_id}")
+        sample_id=f"{sample.scene.scene_id}/{sample.query.ann_id}", text=sample.query.text,
+        scores=[t.score for t in result.targets])
 
 
 def evaluate(
@@ -63,8 +64,11 @@ def evaluate_all(
     max_samples: int = 0,
     ctx: DistContext = DistContext(),
     progress: bool = True,
+    per_query: Sequence[str] = (),
 ) -> dict[str, dict[str, Any]]:
-    """One summary per predictor, all scored on the same samples, each loaded once.
+    """One summary per predictor, all scored on the same samples, each loaded once; the
+    predictors named in ``per_query`` also list every query (``summary["queries"]``: its
+    id, text, kind, IoU, box scores and the answers' scores), to find what fails.
 
     Each rank scores indices ``rank::world_size``; the per-sample records are gathered so
     every rank returns the same summaries of the whole split.
@@ -86,6 +90,8 @@ def evaluate_all(
             merged.merge(records)
         merged.records.sort(key=lambda r: r.sample_id)
         out[name] = merged.summary()
+        if name in per_query:
+            out[name]["queries"] = [r.to_dict() for r in merged.records]
     return out
 
 

@@ -28,7 +28,8 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
     sample for all of them) under ``summary["by_score_threshold"]``. ``slot_score``
     replaces the checkpoint's ``decision.slot_score`` for all of them, ``limit_by_grammar``
     its ``decision.limit_by_grammar`` (None: keep the checkpoint's). ``summary["seen_by"]``
-    lists the parts of the checkpoint that trained on this split's scans (empty: held out).
+    lists the parts of the checkpoint that trained on this split's scans (empty: held out),
+    ``summary["queries"]`` each query's row (``evaluate_all``'s ``per_query``).
     """
     ctx = init_distributed(device)
     try:
@@ -51,7 +52,7 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
             if len(set(texts)) >= 2:
                 predictors["model_with_another_query"] = other_text_predictor(network, texts,
                                                                               seed)
-        summaries = evaluate_all(predictors, samples, max_samples, ctx)
+        summaries = evaluate_all(predictors, samples, max_samples, ctx, per_query=("model",))
         summary = summaries.pop("model")
         if score_thresholds:
             summary["by_score_threshold"] = {f"{t:g}": summaries.pop(f"score>{t:g}")

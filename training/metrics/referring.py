@@ -67,6 +67,8 @@ class SampleRecord:
     categories: list[str] = field(default_factory=list)
     box: dict[str, float] | None = None
     sample_id: str = ""
+    text: str = ""  # the command, so a per-query listing reads without the dataset
+    scores: list[float] = field(default_factory=list)  # of the answers given, in order
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,15 +106,19 @@ class ReferringMetrics:
         pred_boxes: Sequence | None = None,
         gt_boxes: Sequence | None = None,
         sample_id: str = "",
+        text: str = "",
+        scores: Sequence[float] = (),
     ) -> SampleRecord:
-        """Score one query; boxes are optional (pass both or neither)."""
+        """Score one query; boxes are optional (pass both or neither). ``text`` and
+        ``scores`` (the answers' scores) are kept for per-query listings only."""
         if eval_type not in EVAL_TYPES:
             raise ValueError(f"eval_type must be one of {EVAL_TYPES}, got {eval_type!r}")
         if (pred_boxes is None) != (gt_boxes is None):
             raise ValueError("pass both pred_boxes and gt_boxes, or neither")
         box = None if gt_boxes is None else _box_sample_scores(pred_boxes, gt_boxes)
         record = SampleRecord(mask_iou(pred_mask, gt_mask), eval_type, kind,
-                              sorted(set(categories)), box, sample_id)
+                              sorted(set(categories)), box, sample_id, text,
+                              [float(x) for x in scores])
         self.records.append(record)
         return record
 
