@@ -200,16 +200,24 @@ def load_model(path: str | Path, device: str | torch.device = "cpu",
                ) -> tuple[torch.nn.Module, Config]:
     """Build the network a checkpoint describes and load its weights and memory banks
     (eval mode). ``model_kwargs`` go to ``build_model`` (e.g. ``text_encoder=None``)."""
+    cfg, state = load_checkpoint(path, expected_config)
+    return model_from_state(cfg, state, path, device, **model_kwargs), cfg
+
+
+def model_from_state(cfg: Config, state: dict[str, Any], path: str | Path,
+                     device: str | torch.device = "cpu", **model_kwargs: Any
+                     ) -> torch.nn.Module:
+    """``load_model`` from a checkpoint already read (``load_checkpoint``), for callers
+    that also need its ``extra`` record: one read of the file, not two."""
     from query3d.model.mrcosmo import build_model
 
-    cfg, state = load_checkpoint(path, expected_config)
     model = build_model(cfg.model, **model_kwargs)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as exc:
         raise CheckpointError(f"checkpoint {path} does not fit the network its config "
                               f"describes: {exc}") from exc
-    return model.to(device).eval(), cfg
+    return model.to(device).eval()
 
 
 def init_weights_from(model: torch.nn.Module, path: str | Path) -> Config:

@@ -46,4 +46,4 @@ def seen_in_training(cfg: Config, extra: dict[str, Any] | None, kind: str,
     parts = [s["part"] for s in training_sources(cfg, extra)
              if _family(s["kind"]) == _family(kind) and Path(s["root"]).name == name
              and s["split"] == split]
-    return sorted(set(parts), key=parts.index)
+    return list(dict.fromkeys(parts))  # each part once, in order

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from query3d.model.checkpoint import load_checkpoint, load_model
+from query3d.model.checkpoint import load_checkpoint, model_from_state
 from query3d.training.evaluation.baselines import baseline_predictors, other_text_predictor
 from query3d.training.evaluation.evaluate import evaluate_all
 from query3d.training.evaluation.predict import ModelPredictor
@@ -33,11 +33,11 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
     """
     ctx = init_distributed(device)
     try:
-        model, cfg = load_model(checkpoint, ctx.device)
+        cfg, state = load_checkpoint(checkpoint)
+        model = model_from_state(cfg, state, checkpoint, ctx.device)
         kind = kind or cfg.data.kind
         samples = open_split(kind, data, split, cfg.data.max_points)
-        seen_by = seen_in_training(cfg, load_checkpoint(checkpoint)[1].get("extra"), kind,
-                                   data, split)
+        seen_by = seen_in_training(cfg, state.get("extra"), kind, data, split)
         start = time.perf_counter()
         changes = {k: v for k, v in (("slot_score", slot_score),
                                      ("limit_by_grammar", limit_by_grammar)) if v is not None}
