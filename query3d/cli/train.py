@@ -52,8 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "tables, with sampled queries; both slot-scorer only), repeatable; "
                         "default tabletop:DATA:train")
     s.add_argument("--repeat", action="append", default=[], metavar="KIND=R",
-                   help="slot-scorer: draw the queries of sources of KIND R times as often "
-                        "(a small real split beside many synthetic scenes), repeatable")
+                   help="draw the scenes (semantic) or queries (slot-scorer) of sources of "
+                        "KIND R times as often (a small real split beside many synthetic "
+                        "scenes), repeatable")
     s.add_argument("--held-out", default="", metavar="A|B|NAMES",
                    help="novel classes kept out of training (split A, B or names)")
     s.add_argument("--steps", type=int, default=3000, help="head training steps")
@@ -194,7 +195,7 @@ def _run_head(args: argparse.Namespace) -> int:
         settings = HeadTraining(steps=args.steps, seed=args.seed,
                                 use_image=not args.no_images, held_out=held)
         summary = run_semantic_training(args.source_checkpoint, sources, args.out, settings,
-                                        args.cache)
+                                        args.cache, _repeats(args.repeat, sources))
         print(f"semantic head: {summary['steps']} steps on {summary['scenes']} scenes "
               f"({summary['superpoints']} superpoints), final loss "
               f"{summary['final_loss']:.3f}; wrote {summary['checkpoint']}")

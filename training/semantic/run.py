@@ -114,20 +114,23 @@ def name_embeddings(net: MRCosmo, names: list[str]) -> dict[str, torch.Tensor]:
 
 
 def run_semantic_training(checkpoint: str | Path, sources: list[Source], out: str | Path,
-                          settings: HeadTraining, cache_dir: str | Path = "runs/cache"
-                          ) -> dict[str, Any]:
+                          settings: HeadTraining, cache_dir: str | Path = "runs/cache",
+                          repeats: list[int] | None = None) -> dict[str, Any]:
     net, deployment = frozen_network(checkpoint)
     caches = [cached_stats(net, deployment, s, Path(cache_dir)) for s in sources]
     names = sorted({n for c in caches for n in c.names})
     head: SemanticHead = net.semantic
     reset_seeded(head, settings.seed)
     head.logit_scale.data.fill_(math.log(1 / 0.07))
-    trained = fit_semantic_head(head, caches, name_embeddings(net, names), settings)
+    repeats = repeats or [1] * len(sources)
+    trained = fit_semantic_head(head, caches, name_embeddings(net, names), settings,
+                                repeats)
     semantic = {"trained_names": trained, "held_out": list(settings.held_out),
                 "use_image": settings.use_image, "steps": settings.steps,
                 "seed": settings.seed, "text_smoothing": settings.text_smoothing,
                 "align_weight": settings.align_weight,
-                "sources": [dataclasses.asdict(s) for s in sources]}
+                "sources": [{**dataclasses.asdict(s), "repeat": r}
+                            for s, r in zip(sources, repeats)]}
     path = save_with_semantic_head(checkpoint, out, head.state_dict(), semantic)
     summary = {"checkpoint": str(path), **semantic,
                "final_loss": settings.history[-1]["loss"] if settings.history else None,
