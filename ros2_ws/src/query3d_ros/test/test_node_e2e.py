@@ -62,7 +62,7 @@ def test_bundled_checkpoint_answers_commands_from_separate_processes(tmp_path: P
     assert switched == -1 or switched > answered, node_log[-3000:]
     assert "graph failed" not in node_log, node_log[-3000:]  # the export itself works
     # The bundled network's accuracy on the demo scene (README "Status": all 4 demo
-    # commands now; the white cup among four cups is borderline, scored 0.49 at 0.25):
+    # commands now; the white cup among four cups is the closest call, scored 0.66 at 0.25):
     # the instruction's and the multi-target command's masks cover their targets (the four
     # cups in more than one target: two touching cups can share one mask), the absent
     # bottle gets silence, and at least 3 of the 4 are right however the white cup's
