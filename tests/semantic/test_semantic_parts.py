@@ -18,6 +18,7 @@ from query3d.model.heads.semantic import (
 from query3d.training.semantic.cache import StatsCache, superpoint_labels
 from query3d.training.semantic.evaluate import _scores, format_semantic
 from query3d.training.semantic.fit import HeadTraining, fit_semantic_head
+from query3d.training.semantic.run import reset_seeded
 
 
 def test_class_lists_are_parsed_and_bad_ones_refused() -> None:
@@ -122,10 +123,7 @@ def test_repeats_let_a_small_real_split_teach_its_own_class() -> None:
 
     def can_accuracy(repeats: list[int]) -> float:
         head = SemanticHead(8, 8, 16)
-        torch.manual_seed(0)
-        for part in head.modules():
-            if hasattr(part, "reset_parameters"):
-                part.reset_parameters()
+        reset_seeded(head, 0)  # each run from the same start
         fit_semantic_head(head, [many, real], embeddings,
                           HeadTraining(steps=30, batch_scenes=2, lr=5e-3, seed=4), repeats)
         with torch.no_grad():
