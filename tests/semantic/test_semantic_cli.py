@@ -32,7 +32,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = root / "head.pt"
     code = main(["train", "--task", "semantic", "--from", str(DEMO_CHECKPOINT),
                  "--data", str(root / "data"), "--held-out", "A", "--steps", "40",
-                 "--cache", str(root / "cache"), "--out", str(out),
+                 "--repeat", "tabletop=2", "--cache", str(root / "cache"), "--out", str(out),
                  "--json", str(root / "train.json")])
     assert code == 0
     return {"root": root, "data": root / "data", "head": out}
@@ -45,6 +45,7 @@ def test_the_head_is_added_to_the_checkpoint_and_nothing_else_changes(trained: d
     semantic = state["extra"]["semantic"]
     assert not set(semantic["trained_names"]) & set(NOVEL_SPLITS["A"])
     assert semantic["held_out"] == list(NOVEL_SPLITS["A"])
+    assert [(s["kind"], s["repeat"]) for s in semantic["sources"]] == [("tabletop", 2)]
     for key, value in source["model"].items():
         if not key.startswith("semantic."):
             assert torch.equal(state["model"][key], value), key
