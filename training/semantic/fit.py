@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from query3d.model.heads.semantic import SemanticHead
 from query3d.training.semantic.cache import StatsCache
-from query3d.training.trainer.optim import head_optimizer, head_step
+from query3d.training.trainer.optim import head_optimizer, head_step, repeated_pool
 
 
 @dataclass
@@ -68,9 +68,7 @@ def fit_semantic_head(head: SemanticHead, caches: list[StatsCache],
         raise ValueError(f"no embedding for class names {missing}")
     table = torch.stack([name_embeddings[n] for n in trained])
     to_trained = np.array([trained.index(n) if n in trained else -1 for n in names] + [-1])
-    repeats = repeats or [1] * len(caches)
-    scenes = [(c, i) for c, cache in enumerate(caches) for _ in range(repeats[c])
-              for i in range(cache.num_scenes)]
+    scenes = repeated_pool([cache.num_scenes for cache in caches], repeats)
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
     optim, sched = head_optimizer(head.parameters(), settings.lr, settings.weight_decay,

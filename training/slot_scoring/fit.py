@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from query3d.model.heads.slot_scorer import SlotScorer
 from query3d.training.slot_scoring.cache import EvidenceCache
-from query3d.training.trainer.optim import head_optimizer, head_step
+from query3d.training.trainer.optim import head_optimizer, head_step, repeated_pool
 
 
 @dataclass
@@ -39,9 +39,7 @@ def fit_slot_scorer(scorer: SlotScorer, caches: list[EvidenceCache],
                     settings: ScorerTraining, repeats: list[int] | None = None) -> None:
     """Train ``scorer`` in place (its word buffers are left as set); ``repeats``
     draws a cache's queries that many times more often (a small real split)."""
-    repeats = repeats or [1] * len(caches)
-    pool = [(c, q) for c, cache in enumerate(caches) for _ in range(repeats[c])
-            for q in range(cache.num_queries)]
+    pool = repeated_pool([cache.num_queries for cache in caches], repeats)
     rng = np.random.default_rng(settings.seed)
     torch.manual_seed(settings.seed)
     optim, sched = head_optimizer(scorer.parameters(), settings.lr, settings.weight_decay,

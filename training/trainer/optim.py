@@ -72,3 +72,13 @@ def head_step(loss: torch.Tensor, optim: torch.optim.Optimizer, sched: LambdaLR,
     if step % every == 0 or step == total - 1:
         history.append({"step": step, "loss": loss.item()})
         bar.set_postfix(loss=f"{loss.item():.3f}")
+
+
+def repeated_pool(sizes: list[int], repeats: list[int] | None = None
+                  ) -> list[tuple[int, int]]:
+    """(store, item) pairs a stored-feature head draws its batches from, each store's
+    items listed ``repeats[store]`` times (a small real split beside many synthetic
+    scenes is drawn that much more often)."""
+    repeats = repeats or [1] * len(sizes)
+    return [(c, i) for c, size in enumerate(sizes) for _ in range(repeats[c])
+            for i in range(size)]
