@@ -18,6 +18,7 @@ from scipy.spatial import cKDTree
 from query3d.config import DecisionConfig
 from query3d.model.boxes import fit_upright_box
 from query3d.model.encoders.referent_count import referent_limit
+from query3d.model.encoders.superlatives import superlative_of
 from query3d.model.output import QueryResult, TargetResult
 
 REQUIRED = ("box_center", "box_size", "box_yaw", "ref_logit", "class_logits", "mask_logits")
@@ -83,9 +84,11 @@ def decode(
                          f"({scores.shape[0]}, {n}) for {n} points")
     centers, sizes = _numpy(raw["box_center"]), _numpy(raw["box_size"])
     yaws, classes = _numpy(raw["box_yaw"]), _numpy(raw["class_logits"]).argmax(-1)
+    limit = referent_limit(text) if cfg.limit_by_grammar else None
+    if cfg.superlative_share < 1.0 and limit == 1:
+        scores = extreme_first(scores, mask_logits, xyz + origin, superlative_of(text), cfg)
     fired = [k for k in np.argsort(-scores, kind="stable") if scores[k] > cfg.score_threshold]
     targets: list[TargetResult] = []
-    limit = referent_limit(text) if cfg.limit_by_grammar else None
     kept = _distinct_slots(fired, mask_logits, cfg)[:limit]
     if cfg.split_gap > 0 and limit != 1:
         kept = _split_targets(kept, xyz, cfg.split_gap, limit)
@@ -107,6 +110,43 @@ def decode(
             label=label,
         ))
     return QueryResult(text=text, num_points=n, targets=targets)
+
+
+def extreme_first(scores: np.ndarray, mask_logits: np.ndarray, xyz: np.ndarray,
+                  measure: str | None, cfg: DecisionConfig) -> np.ndarray:
+    """``scores`` with the slot at the extreme ``measure`` names (``superlative_of``) in the
+    best slot's place: among the distinct objects the slots scored at least
+    ``superlative_share`` of the best score found, the leftmost / nearest / tallest ...
+    takes the best score (and the best slot the one it had), so the answer fires exactly
+    when the best slot would. ``xyz`` in the cloud's own frame (left is +y, near is a
+    small horizontal range from its origin). Unchanged without a measure or with fewer
+    than two candidate objects."""
+    if measure is None or not len(scores):
+        return scores
+    top = int(np.argmax(scores))
+    share = [k for k in np.argsort(-scores, kind="stable")
+             if scores[k] >= cfg.superlative_share * scores[top]]
+    kept = [(k, index) for k, _, index in _distinct_slots(share, mask_logits, cfg)
+            if len(index) < 0.5 * len(xyz)]  # not the table under everything
+    if len(kept) < 2:
+        return scores
+    values = [_measure(xyz[index], measure) for _, index in kept]
+    best = kept[int(np.argmax(values))][0]
+    out = scores.copy()
+    out[top], out[best] = scores[best], scores[top]
+    return out
+
+
+def _measure(points: np.ndarray, measure: str) -> float:
+    """How far an object's points go in ``measure``'s direction (bigger wins)."""
+    low, high = np.percentile(points, 5, axis=0), np.percentile(points, 95, axis=0)
+    centre = points.mean(0)
+    return {"left": centre[1], "right": -centre[1],
+            "near": -float(np.hypot(centre[0], centre[1])),
+            "far": float(np.hypot(centre[0], centre[1])),
+            "high": high[2], "low": -high[2],
+            "big": float(np.prod(np.maximum(high - low, 1e-3))),
+            "small": -float(np.prod(np.maximum(high - low, 1e-3)))}[measure]
 
 
 def split_apart(xyz: np.ndarray, index: np.ndarray, gap: float, min_share: float = 0.1

@@ -168,12 +168,15 @@ class DecisionConfig:
     # answer a singular command ("the black mug") with its best target only, a numeral
     # ("the two mugs") with at most that many (model/encoders/referent_count.py)
     limit_by_grammar: bool = True
+    # a singular superlative ("the box on the left", "the tallest object") answers with the
+    # extreme one of the objects scored at least this share of the best score (1: off)
+    superlative_share: float = 1.0
     # metres: a target whose points lie in pieces more than this apart is answered as one
     # target per piece, where the command allows several answers (0 = never split)
     split_gap: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("score_threshold", "mask_threshold", "dedup_overlap"):
+        for name in ("score_threshold", "mask_threshold", "dedup_overlap", "superlative_share"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"decision.{name} must be in [0, 1], got {value}")
