@@ -327,6 +327,7 @@ class Segmenter:
         min_target_points: int = 1,
         limit_by_grammar: bool | None = None,
         split_gap: float | None = None,
+        superlative_share: float | None = None,
     ) -> QueryResult:
         """Targets that ``text`` refers to; point indices index the *input* ``points``.
 
@@ -349,7 +350,8 @@ class Segmenter:
             outputs = self.backend(with_images).run(inputs, frame_key=key)
         t_net = time.perf_counter()
         overrides = {"score_threshold": score_threshold, "mask_threshold": mask_threshold,
-                     "limit_by_grammar": limit_by_grammar, "split_gap": split_gap}
+                     "limit_by_grammar": limit_by_grammar, "split_gap": split_gap,
+                     "superlative_share": superlative_share}
         overrides = {k: v for k, v in overrides.items() if v is not None}
         decision = dataclasses.replace(self.decision, **overrides)
         result = decode(outputs, frame, decision, text, self.class_names)

@@ -104,6 +104,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("split_gap", float, "m: a target whose points lie in pieces further apart "
               "answers once per piece where the command allows several; 0 = never; < 0 = "
               "the checkpoint's", dynamic=True, low=-1.0, high=1.0),
+    ParamSpec("superlative_share", float, "a singular superlative ('the box on the left') "
+              "answers with the extreme object of those scored at least this share of the "
+              "best; 1 = off; < 0 = the checkpoint's", dynamic=True, low=-1.0, high=1.0),
     ParamSpec("min_target_points", int, "targets with fewer points are dropped", dynamic=True,
               low=1),
     ParamSpec("network_points", int, "the network sees at most this many points, every point "
