@@ -80,3 +80,27 @@ def test_a_superlative_fires_only_when_the_best_slot_would() -> None:
 def test_superlative_share_is_checked() -> None:
     with pytest.raises(ValueError, match="superlative_share"):
         DecisionConfig(superlative_share=1.5)
+
+
+def test_the_bundled_network_answers_the_cup_at_the_named_end() -> None:
+    """On the demo scene the scorer alone answers "the cup on the right" with the leftmost
+    cup; through Segmenter (the checkpoint's superlative_share) each end gets its cup."""
+    from query3d import Segmenter
+    from query3d.bundled import DEMO_SCENE_DIR, demo_checkpoint
+    from query3d.data.readers.scene_folder import SceneSplit, read_scene_dir
+
+    split = SceneSplit(DEMO_SCENE_DIR, None)
+    scene_id = split.scene_ids[0]
+    scene = read_scene_dir(split.scene_dir(scene_id), scene_id, split.class_names)
+    segmenter = Segmenter(demo_checkpoint())
+
+    def ask(text: str, **kw: float) -> list:
+        return segmenter.segment(scene.points, scene.colors, cameras=scene.cameras,
+                                 text=text, **kw).targets
+
+    cups_y = [t.box_center[1] for t in ask("pick up the four cups")]
+    assert len(cups_y) >= 3
+    for text, end in (("the cup on the right", min(cups_y)),
+                      ("the cup on the left", max(cups_y))):
+        (answer,) = ask(text)
+        assert abs(answer.box_center[1] - end) < 0.05, text

@@ -305,8 +305,7 @@ class Query3DNode(LifecycleNode):
             mask_threshold=_or_default(self.p("mask_threshold")),
             min_target_points=self.p("min_target_points"),
             limit_by_grammar=self.p("limit_by_grammar"),
-            split_gap=_or_default(self.p("split_gap")),
-            superlative_share=_or_default(self.p("superlative_share")))
+            **{k: _or_default(self.p(k)) for k in ("split_gap", "superlative_share")})
         return result, cameras
 
     def _answer_failed(self, frame: Frame | None, request: Request, error: str,
