@@ -24,6 +24,8 @@ _ANY_NUMBER = {"all", "every", "each", "everything", "these", "those"}
 _SOME = {"some", "any", "anything", "something", "several", "many", "few", "various",
          "stuff"}
 _NOT_PLURAL_ENDINGS = ("ss", "us", "is", "'s")
+# one picked from a group: "which of the two boxes", "the shorter of the two", "either of"
+_ONE_OF = re.compile(r"\b(?:which|either|one|the \w+er)\s+(?:one\s+)?of\b")
 _WORD = re.compile(r"[a-z]+(?:'s)?|\d+")
 
 
@@ -38,6 +40,8 @@ def referent_limit(text: str) -> int | None:
     words = _WORD.findall(target)
     if any(w in _ANY_NUMBER for w in words):
         return None
+    if _ONE_OF.search(target):  # "which of the two boxes is taller?": one of them
+        return 1
     for word in words:
         if word.isdigit() and int(word) > 0:
             return int(word)

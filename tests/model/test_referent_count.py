@@ -16,6 +16,9 @@ from query3d.model.postprocess import decode
     ("the Kellogg's box", 1),
     ("the glass", 1),
     ("the two mugs", 2),
+    ("which of the two boxes is taller?", 1),  # one picked from the two
+    ("which is the shorter of the two boxes?", 1),
+    ("which one of the cans is open?", 1),
     ("both cans", 2),
     ("show me the three plates", 3),
     ("the 4 boxes", 4),
