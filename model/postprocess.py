@@ -59,8 +59,10 @@ def decode(
     already kept is dropped: several slots may lock onto one object, or onto a part of it
     (IoU misses those: a part's IoU with its whole is small). No fired slot means
     ``no_target``. With ``limit_by_grammar`` a singular command keeps only its best
-    target (a numeral: that many at most). Boxes go back to the cloud's frame by adding
-    the frame's origin.
+    target (a numeral: that many at most); a singular superlative ("the box on the
+    left") is ranked by its measure (``extreme_first``) and fires above the lower of
+    ``score_threshold`` and ``superlative_threshold``. Boxes go back to the cloud's frame
+    by adding the frame's origin.
     """
     missing = [k for k in REQUIRED if k not in raw]
     if missing:
@@ -85,9 +87,13 @@ def decode(
     centers, sizes = _numpy(raw["box_center"]), _numpy(raw["box_size"])
     yaws, classes = _numpy(raw["box_yaw"]), _numpy(raw["class_logits"]).argmax(-1)
     limit = referent_limit(text) if cfg.limit_by_grammar else None
-    if cfg.superlative_share < 1.0 and limit == 1:
-        scores = extreme_first(scores, mask_logits, xyz + origin, superlative_of(text), cfg)
-    fired = [k for k in np.argsort(-scores, kind="stable") if scores[k] > cfg.score_threshold]
+    measure = superlative_of(text) if limit == 1 else None
+    threshold = cfg.score_threshold
+    if measure is not None:
+        if cfg.superlative_share < 1.0:
+            scores = extreme_first(scores, mask_logits, xyz + origin, measure, cfg)
+        threshold = min(threshold, cfg.superlative_threshold)
+    fired = [k for k in np.argsort(-scores, kind="stable") if scores[k] > threshold]
     targets: list[TargetResult] = []
     kept = _distinct_slots(fired, mask_logits, cfg)[:limit]
     if cfg.split_gap > 0 and limit != 1:

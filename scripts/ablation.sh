@@ -5,14 +5,20 @@
 # run or evaluation is kept. Usage: [QUERIES=N] bash scripts/ablation.sh DATA RUNS [SEEDS...]
 # QUERIES: training queries per run (default 1200: 300 steps of 4 over 2 ranks, ~8 min
 # on 2 CPU cores; too few for any row to answer, RESULTS.md: use >= 6000 where it runs).
+# An interrupted run (last.pt without done) is resumed; each finished run's evaluation is
+# also copied to configs/ablation/runs/ (committed: the table survives a wiped machine,
+# and the rows fill up across sessions). NICE=19 keeps it behind interactive work.
 set -euo pipefail
 data=${1:?dataset root, e.g. data/tabletop}; runs=${2:?output folder}; shift 2
 seeds=("${@:-0 1 2}"); seeds=(${seeds[*]})
-mkdir -p "$runs"
+mkdir -p "$runs" configs/ablation/runs
+q=${QUERIES:-1200}
 for seed in "${seeds[@]}"; do  # seed by seed: every row has as many seeds at any time
   for row in full no_dcma no_memory; do
     run="$runs/${row}_s$seed"
-    if [ ! -f "$run/last.pt" ]; then
+    kept="configs/ablation/runs/${row}_q${q}_s$seed.json"
+    [ -f "$kept" ] && continue
+    if [ ! -f "$run/done" ]; then
       python - "$row" "$seed" "$runs" <<'PY'
 import os, sys, yaml
 row, seed, runs = sys.argv[1:]
@@ -21,19 +27,23 @@ cfg.setdefault("train", {})["seed"] = int(seed)
 cfg["train"]["train_max_samples"] = int(os.environ.get("QUERIES", 1200))
 yaml.safe_dump(cfg, open(f"{runs}/{row}_s{seed}.yaml", "w"))
 PY
-      OMP_NUM_THREADS=1 torchrun --nproc_per_node=2 -m query3d train \
-        --config "$runs/${row}_s$seed.yaml" --data "$data" --out "$run"
+      resume=(); [ -f "$run/last.pt" ] && resume=(--resume)
+      OMP_NUM_THREADS=1 nice -n "${NICE:-0}" torchrun --nproc_per_node=2 -m query3d train \
+        --config "$runs/${row}_s$seed.yaml" --data "$data" --out "$run" "${resume[@]}"
+      touch "$run/done"
     fi
     [ -f "$run/eval.json" ] || query3d eval --checkpoint "$run/last.pt" --data "$data" \
       --split val --max-samples 200 --no-baselines --score-thresholds 0.1,0.2,0.3 \
       --json "$run/eval.json" > "$run/eval.txt" 2>&1
+    cp "$run/eval.json" "$kept"
   done
 done
-python - "$runs" <<'PY'
+python - "$q" <<'PY'
 import glob, json, sys, numpy as np
 rows = {}
-for path in sorted(glob.glob(f"{sys.argv[1]}/*_s*/eval.json")):
-    rows.setdefault(path.split("/")[-2].rsplit("_s", 1)[0], []).append(json.load(open(path)))
+for path in sorted(glob.glob(f"configs/ablation/runs/*_q{sys.argv[1]}_s*.json")):
+    name = path.split("/")[-1].rsplit("_q", 1)[0]
+    rows.setdefault(name, []).append(json.load(open(path)))
 keys = ["miou", "acc@0.5", "zero_target_accuracy", "box_acc@0.25", "best_miou"]
 print("| variant | seeds | " + " | ".join(keys) + " |")
 for row, evals in rows.items():

@@ -6,9 +6,8 @@ rows; the network sees at most ``network_points`` of them, every point is labell
 command string) -> the frame graph on the chosen backend -> ``decode``. Each stage is
 timed into ``QueryResult.timings_ms`` so latency can be attributed, not guessed.
 
-A checkpoint answers at once with torch. With ``backend`` onnxruntime or tensorrt its
-graphs are exported in the background (``GraphExporter``) and served when ready; an
-exported graph (``query3d export``) is served directly.
+A checkpoint answers at once with torch; with onnxruntime or tensorrt its graphs are
+exported in the background (``GraphExporter``), an exported one is served directly.
 """
 
 from __future__ import annotations
@@ -328,6 +327,7 @@ class Segmenter:
         limit_by_grammar: bool | None = None,
         split_gap: float | None = None,
         superlative_share: float | None = None,
+        superlative_threshold: float | None = None,
     ) -> QueryResult:
         """Targets that ``text`` refers to; point indices index the *input* ``points``.
 
@@ -349,10 +349,11 @@ class Segmenter:
             inputs = graph_inputs(frame, features, self.model_cfg.num_seeds)
             outputs = self.backend(with_images).run(inputs, frame_key=key)
         t_net = time.perf_counter()
-        overrides = {"score_threshold": score_threshold, "mask_threshold": mask_threshold,
-                     "limit_by_grammar": limit_by_grammar, "split_gap": split_gap,
-                     "superlative_share": superlative_share}
-        overrides = {k: v for k, v in overrides.items() if v is not None}
+        overrides = {k: v for k, v in (
+            ("score_threshold", score_threshold), ("mask_threshold", mask_threshold),
+            ("limit_by_grammar", limit_by_grammar), ("split_gap", split_gap),
+            ("superlative_share", superlative_share),
+            ("superlative_threshold", superlative_threshold)) if v is not None}
         decision = dataclasses.replace(self.decision, **overrides)
         result = decode(outputs, frame, decision, text, self.class_names)
         if subset is not None and result.targets:

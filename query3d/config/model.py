@@ -171,12 +171,17 @@ class DecisionConfig:
     # a singular superlative ("the box on the left", "the tallest object") answers with the
     # extreme one of the objects scored at least this share of the best score (1: off)
     superlative_share: float = 1.0
+    # ...and fires above this lower threshold when it is under score_threshold (1: never
+    # lower): a superlative presupposes its objects ("the leftmost box": there are boxes),
+    # while on a scan it has not seen the scorer's scores are low for every slot
+    superlative_threshold: float = 1.0
     # metres: a target whose points lie in pieces more than this apart is answered as one
     # target per piece, where the command allows several answers (0 = never split)
     split_gap: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("score_threshold", "mask_threshold", "dedup_overlap", "superlative_share"):
+        for name in ("score_threshold", "mask_threshold", "dedup_overlap", "superlative_share",
+                     "superlative_threshold"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"decision.{name} must be in [0, 1], got {value}")

@@ -77,9 +77,29 @@ def test_a_superlative_fires_only_when_the_best_slot_would() -> None:
     assert decode(raw, frame, cfg, "the box on the left").no_target
 
 
-def test_superlative_share_is_checked() -> None:
-    with pytest.raises(ValueError, match="superlative_share"):
-        DecisionConfig(superlative_share=1.5)
+@pytest.mark.parametrize(("text", "lower", "fires"), [
+    ("the box on the left", 0.4, True),  # presupposed: fires above the lower threshold
+    ("the box on the left", 1.0, False),  # 1: never lower
+    ("the box on the left", 0.9, False),  # never above score_threshold
+    ("the red box", 0.4, False),  # no measure: the score threshold
+    ("all the boxes on the left", 0.4, False),  # plural: no ranking, no lower threshold
+])
+def test_a_superlative_fires_above_its_own_lower_threshold(text: str, lower: float,
+                                                           fires: bool) -> None:
+    raw, frame = _three_boxes()
+    cfg = DecisionConfig(score_threshold=0.85, superlative_share=0.1,
+                         superlative_threshold=lower)
+    result = decode(raw, frame, cfg, text)
+    assert result.no_target != fires
+    if fires:  # the leftmost box, at the best slot's score
+        assert int(result.targets[0].point_indices.min()) == 20
+        assert result.targets[0].score == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("name", ["superlative_share", "superlative_threshold"])
+def test_superlative_settings_are_checked(name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        DecisionConfig(**{name: 1.5})
 
 
 def test_the_bundled_network_answers_the_cup_at_the_named_end() -> None:

@@ -47,7 +47,13 @@ from query3d_ros.input_watch import InputWatch, WatchedInput
 from query3d_ros.inputs import CameraInput, cameras_for
 from query3d_ros.log_bridge import forward_core_logs
 from query3d_ros.outputs import OutputPublishers
-from query3d_ros.params import BY_NAME, InvalidParameters, declare_checked, validate_all
+from query3d_ros.params import (
+    BY_NAME,
+    InvalidParameters,
+    checkpoint_defaulted,
+    declare_checked,
+    validate_all,
+)
 from query3d_ros.params_inputs import range_limits
 from query3d_ros.qos import COMMAND, qos_by_name
 from query3d_ros.results import result_message, timings
@@ -60,11 +66,6 @@ from query3d_ros.worker import Frame, InferenceWorker
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 NOT_CONFIGURED = "not configured (lifecycle state unconfigured: no model loaded)"
-
-
-def _or_default(threshold: float) -> float | None:
-    """Negative thresholds mean: use the value the checkpoint was calibrated with."""
-    return None if threshold < 0 else threshold
 
 
 class Query3DNode(LifecycleNode):
@@ -301,11 +302,9 @@ class Query3DNode(LifecycleNode):
         # the Segmenter owns the point policy: finite filter, density, a label per point
         result = segmenter.segment(
             frame.points, frame.colors, cameras=cameras, text=request.text,
-            score_threshold=_or_default(self.p("score_threshold")),
-            mask_threshold=_or_default(self.p("mask_threshold")),
             min_target_points=self.p("min_target_points"),
             limit_by_grammar=self.p("limit_by_grammar"),
-            **{k: _or_default(self.p(k)) for k in ("split_gap", "superlative_share")})
+            **checkpoint_defaulted(self.p))
         return result, cameras
 
     def _answer_failed(self, frame: Frame | None, request: Request, error: str,

@@ -11,6 +11,7 @@ behaving like something else.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -82,6 +83,16 @@ def _threshold(name: str, what: str) -> ParamSpec:
                      dynamic=True, low=-1.0, high=1.0)
 
 
+# decision values whose negative setting means "the checkpoint's"
+CHECKPOINT_DEFAULTED = ("score_threshold", "mask_threshold", "split_gap", "superlative_share",
+                        "superlative_threshold")
+
+
+def checkpoint_defaulted(value: Callable[[str], float]) -> dict[str, float | None]:
+    """Segmenter overrides from the node's values: a negative one is None, i.e. the value
+    the checkpoint was calibrated with."""
+    return {k: None if value(k) < 0 else value(k) for k in CHECKPOINT_DEFAULTED}
+
 PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("autostart", bool, "configure and activate at start-up; false = wait for "
               "lifecycle transitions (change_state)"),
@@ -107,6 +118,9 @@ PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("superlative_share", float, "a singular superlative ('the box on the left') "
               "answers with the extreme object of those scored at least this share of the "
               "best; 1 = off; < 0 = the checkpoint's", dynamic=True, low=-1.0, high=1.0),
+    ParamSpec("superlative_threshold", float, "a singular superlative fires above this when "
+              "it is under score_threshold (the objects it ranks are presupposed); 1 = "
+              "never lower; < 0 = the checkpoint's", dynamic=True, low=-1.0, high=1.0),
     ParamSpec("min_target_points", int, "targets with fewer points are dropped", dynamic=True,
               low=1),
     ParamSpec("network_points", int, "the network sees at most this many points, every point "

@@ -15,9 +15,11 @@ from query3d_ros import topics
 from query3d_ros.launcher import INPUT_REMAPS
 from query3d_ros.params import (
     BY_NAME,
+    CHECKPOINT_DEFAULTED,
     DEFAULTS_FILE,
     PARAMS,
     InvalidParameters,
+    checkpoint_defaulted,
     defaults,
     descriptor,
     validate_all,
@@ -109,3 +111,13 @@ def test_the_rviz_view_shows_the_nodes_output_topics() -> None:
     assert shown
     outputs = {"/query3d_node" + name[1:] for name in topics.OUTPUTS}
     assert set(shown) <= outputs, set(shown) - outputs
+
+
+def test_negative_decision_values_defer_to_the_checkpoint() -> None:
+    values = {"score_threshold": -1.0, "mask_threshold": 0.4, "split_gap": 0.0,
+              "superlative_share": -1.0, "superlative_threshold": 0.05}
+    assert checkpoint_defaulted(values.__getitem__) == {
+        "score_threshold": None, "mask_threshold": 0.4, "split_gap": 0.0,
+        "superlative_share": None, "superlative_threshold": 0.05}
+    for name in CHECKPOINT_DEFAULTED:  # each one a declared, runtime-changeable parameter
+        assert BY_NAME[name].dynamic and BY_NAME[name].low == -1.0
