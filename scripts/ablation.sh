@@ -7,11 +7,18 @@
 # on 2 CPU cores; too few for any row to answer, RESULTS.md: use >= 6000 where it runs).
 # An interrupted run (last.pt without done) is resumed; each finished run's evaluation is
 # also copied to configs/ablation/runs/ (committed: the table survives a wiped machine,
-# and the rows fill up across sessions). NICE=19 keeps it behind interactive work.
+# and the rows fill up across sessions). NICE=19 keeps it behind interactive work (the
+# session's scheduler group too: plain nice does not reach across terminals' groups).
 set -euo pipefail
 data=${1:?dataset root, e.g. data/tabletop}; runs=${2:?output folder}; shift 2
 seeds=("${@:-0 1 2}"); seeds=(${seeds[*]})
 mkdir -p "$runs" configs/ablation/runs
+if [ -n "${NICE:-}" ] && [ -z "${ABLATION_OWN_GROUP:-}" ] && command -v setsid > /dev/null; then
+  ABLATION_OWN_GROUP=1 exec setsid bash "$0" "$data" "$runs" "${seeds[@]}"  # its own group
+fi
+if [ -n "${ABLATION_OWN_GROUP:-}" ] && [ -w /proc/self/autogroup ]; then
+  echo "$NICE" > /proc/self/autogroup
+fi
 q=${QUERIES:-1200}
 for seed in "${seeds[@]}"; do  # seed by seed: every row has as many seeds at any time
   for row in full no_dcma no_memory; do
