@@ -36,7 +36,15 @@ yaml.safe_dump(cfg, open(f"{runs}/{row}_s{seed}.yaml", "w"))
 PY
       resume=(); [ -f "$run/last.pt" ] && resume=(--resume)
       OMP_NUM_THREADS=1 nice -n "${NICE:-0}" torchrun --nproc_per_node=2 -m query3d train \
-        --config "$runs/${row}_s$seed.yaml" --data "$data" --out "$run" "${resume[@]}"
+        --config "$runs/${row}_s$seed.yaml" --data "$data" --out "$run" "${resume[@]}" &
+      trainer=$!
+      if [ -n "${NICE:-}" ]; then  # torchrun starts each rank in a scheduler group of its own
+        sleep 10
+        for pid in $(pgrep -f -- "--out $run"); do
+          echo "$NICE" > "/proc/$pid/autogroup" 2> /dev/null || true
+        done
+      fi
+      wait "$trainer"
       touch "$run/done"
     fi
     [ -f "$run/eval.json" ] || query3d eval --checkpoint "$run/last.pt" --data "$data" \

@@ -85,6 +85,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--scorer-listwise", type=_non_negative, default=0.0, metavar="W",
                    help="slot-scorer: weight of the loss of each query's choice among its "
                         "slots and 'none' (beside each slot's own; default 0: off)")
+    s.add_argument("--scorer-positive-iou", type=_unit_interval, default=0.5, metavar="IOU",
+                   help="slot-scorer: a slot whose mask covers a target at this IoU is a "
+                        "positive (default 0.5)")
+    s.add_argument("--scorer-soft-targets", action="store_true",
+                   help="slot-scorer: train each slot towards min(1, IoU / positive IoU)^2 "
+                        "instead of 0 / 1, so a tighter mask of the same object scores "
+                        "higher (a mask over two touching boxes is no full positive)")
     s.add_argument("--scorer-words", default=None, metavar="WORDS",
                    help="slot-scorer: comma-separated words the scorer also compares slots "
                         "and commands with, besides the class names "
@@ -140,6 +147,14 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _unit_interval(text: str) -> float:
+    """A float in (0, 1] for argparse."""
+    value = float(text)
+    if not 0 < value <= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
 def _scorer_words(given: str | None) -> list[str] | None:
     """--scorer-words read as a class list is (``parse_class_list``: one spelling, no
     repeats); "" clears the checkpoint's words, None keeps them."""
@@ -176,7 +191,9 @@ def _run_head(args: argparse.Namespace) -> int:
 
         summary = run_slot_scorer_training(
             args.source_checkpoint, sources, args.out,
-            ScorerTraining(steps=args.steps, seed=args.seed, listwise=args.scorer_listwise),
+            ScorerTraining(steps=args.steps, seed=args.seed, listwise=args.scorer_listwise,
+                           positive_iou=args.scorer_positive_iou,
+                           soft_targets=args.scorer_soft_targets),
             args.cache,
             args.queries_per_scene, _repeats(args.repeat, sources), args.members,
             args.selection_spread, args.selection_plain, args.calibrate_folds, kinds,

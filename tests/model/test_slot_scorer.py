@@ -97,6 +97,32 @@ def test_the_scorer_learns_which_slots_answer(listwise: float) -> None:
     assert p[answers].mean() > 0.7 and p[~answers].mean() < 0.3
 
 
+def test_soft_targets_rank_a_tighter_mask_of_the_same_object_higher() -> None:
+    """With 0 / 1 targets a mask over the target and its touching neighbour (IoU 0.6) is as
+    much an answer as the target's own (IoU 0.95); soft targets (min(1, IoU / 0.8)^2)
+    teach the scorer to prefer the tight one."""
+    rng = np.random.default_rng(1)
+    d, v, k, q = 8, 3, 6, 150
+    evidence = rng.normal(size=(q * k, evidence_size(d, v))).astype(np.float32)
+    iou = rng.uniform(0, 1, size=q * k)
+    evidence[:, 3 * d + 4] = 4 * iou + rng.normal(size=q * k) * 0.1  # what the MLP can read
+    cache = EvidenceCache(evidence.astype(np.float16), iou.astype(np.float16),
+                          np.zeros(q, bool), np.arange(0, q * k + 1, k))
+    gaps = {}
+    for soft in (False, True):
+        torch.manual_seed(0)
+        scorer = SlotScorer(d, 5, v)
+        fit_slot_scorer(scorer, [cache], ScorerTraining(
+            steps=300, batch_queries=16, lr=3e-3, positive_iou=0.8 if soft else 0.5,
+            soft_targets=soft))
+        with torch.no_grad():
+            p = torch.sigmoid(scorer(torch.from_numpy(evidence).reshape(q, k, -1)))
+        p = p.numpy().reshape(-1)
+        loose, tight = (iou > 0.55) & (iou < 0.65), iou > 0.9
+        gaps[soft] = p[tight].mean() - p[loose].mean()
+    assert gaps[True] > 0.2 and gaps[True] > 2 * gaps[False]
+
+
 def test_the_choice_loss_is_the_cross_entropy_over_slots_and_none() -> None:
     logits = torch.tensor([[[2.0, -1.0, -3.0], [-2.0, -2.0, -2.0], [1.0, 1.0, -5.0]]])
     positive = np.array([[True, False, False], [False, False, False], [True, True, False]])

@@ -29,7 +29,7 @@ class ScorerTraining:
     lr: float = 1e-3
     weight_decay: float = 0.05
     positive_iou: float = 0.5
-    soft_targets: bool = False  # target = min(1, IoU / positive_iou) instead of 0 / 1
+    soft_targets: bool = False  # target = min(1, IoU / positive_iou)^2 instead of 0 / 1
     listwise: float = 0.0  # weight of the choice among a query's slots and "none"
     seed: int = 0
     history: list[dict] = field(default_factory=list)

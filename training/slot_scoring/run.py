@@ -241,7 +241,8 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
             "colours_named_right_at_start": {f"{sources[i].kind}:{sources[i].split}": v
                                              for i, v in named_right.items()},
             "selection_spread": spread, "selection_plain": plain,
-            "positive_iou": settings.positive_iou, "listwise": settings.listwise,
+            "positive_iou": settings.positive_iou, "soft_targets": settings.soft_targets,
+            "listwise": settings.listwise,
             "queries_per_scene": queries_per_scene,
             "queries": int(sum(c.num_queries for c in caches)),
             "sources": [{"kind": s.kind, "root": s.root, "split": s.split, "repeat": r}
