@@ -36,6 +36,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grammar-limit", default=None, action=argparse.BooleanOptionalAction,
                    help="answer a singular command with one target at most, a numeral with "
                    "that many (default: the checkpoint's decision.limit_by_grammar)")
+    p.add_argument("--best-slots", action="store_true",
+                   help="also score the oracle that answers each target with the slot "
+                   "covering it best: how far the network's slots reach, whatever picks "
+                   "among them (threshold-free, for ablations)")
     p.add_argument("--classes", default="", metavar="NAMES",
                    help="--task semantic: the class list (default: the 18 tabletop classes, "
                    "or box, can, tin, bowl, mug, table for --kind mosd)")
@@ -61,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
                              max_samples=args.max_samples, device=args.device, kind=args.kind,
                              baselines=not args.no_baselines, seed=args.seed,
                              score_thresholds=thresholds, slot_score=args.slot_score,
-                             limit_by_grammar=args.grammar_limit)
+                             limit_by_grammar=args.grammar_limit,
+                             best_slots=args.best_slots)
     print(format_table(summary))
     if summary["seen_by"]:
         print(f"note: this checkpoint's {' and '.join(summary['seen_by'])} trained on "
@@ -71,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
               f"{100 * numbers['acc@0.5']:.1f}, zero-target "
               f"{100 * numbers.get('zero_target_accuracy', float('nan')):.1f}, box Acc@0.25 "
               f"{100 * numbers['box_acc@0.25']:.1f}")
+    if "best_slots" in summary:
+        oracle = summary["best_slots"]
+        print(f"oracle, the best slot per target: mIoU {100 * oracle['miou']:.1f}, Acc@0.5 "
+              f"{100 * oracle['acc@0.5']:.1f}, box Acc@0.25 {100 * oracle['box_acc@0.25']:.1f}")
     if "baselines" in summary:
         print(format_baselines(summary, summary["baselines"]))
     write_json(args.json, summary)

@@ -137,3 +137,42 @@ def test_eval_says_when_the_checkpoint_trained_on_the_split(
         printed = capsys.readouterr().out
         assert json.loads(out.read_text())["seen_by"] == seen
         assert ("not a held-out number" in printed) == bool(seen), split
+
+
+def test_the_best_slot_oracle_answers_with_the_slot_covering_each_target(
+        setup: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+    import torch
+
+    from query3d.model.checkpoint import model_from_state
+    from query3d.training.evaluation.predict import ModelPredictor
+    from query3d.training.trainer.data import open_split
+
+    last = setup["run"] / "last.pt"
+    if not last.is_file():
+        _train(setup)
+    cfg, state = load_checkpoint(last)
+    predictor = ModelPredictor(model_from_state(cfg, state, last, torch.device("cpu")),
+                               cfg.model, cfg.decision)
+    singles = 0
+    for sample in open_split("tabletop", setup["data"], "val", cfg.data.max_points):
+        result = predictor.best_slots(sample)
+        if not sample.query.object_ids:
+            assert result.no_target  # an absent object: the oracle knows
+            continue
+        raw, _ = predictor.forward(sample)
+        inside = raw["mask_logits"].reshape(raw["mask_logits"].shape[-2], -1).numpy() > 0
+        truth = sample.target_mask()
+        ious = (inside & truth).sum(1) / np.maximum((inside | truth).sum(1), 1)
+        answer = result.union_mask()
+        got = (answer & truth).sum() / max((answer | truth).sum(), 1)
+        if len(sample.query.object_ids) == 1:
+            singles += 1
+            assert got == pytest.approx(ious.max())
+    assert singles
+    out = setup["root"] / "oracle.json"
+    assert main(["eval", "--checkpoint", str(last), "--data", str(setup["data"]), "--split",
+                 "val", "--no-baselines", "--best-slots", "--json", str(out)]) == 0
+    assert "oracle, the best slot per target" in capsys.readouterr().out
+    oracle = json.loads(out.read_text())["best_slots"]
+    assert oracle["count"] == 8 and oracle["zero_target_accuracy"] == 1.0

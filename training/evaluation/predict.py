@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -57,6 +58,27 @@ class ModelPredictor:
     def decide(self, sample: Sample, decision: DecisionConfig) -> QueryResult:
         raw, frame = self.forward(sample)
         return decode(raw, frame, decision, sample.query.text, sample.scene.class_names)
+
+    def best_slots(self, sample: Sample) -> QueryResult:
+        """An oracle, not a decision: each target object answered by the slot whose mask
+        covers it best (IoU), an absent one by nothing. How far the network's slots reach
+        whatever picks among them (the scorer, a threshold): an ablation reading that
+        does not depend on a calibration."""
+        raw, frame = self.forward(sample)
+        masks = raw["mask_logits"].reshape(raw["mask_logits"].shape[-2], -1).cpu().numpy()
+        inside = masks > np.log(self.decision.mask_threshold / (1 - self.decision.mask_threshold))
+        chosen = set()
+        for object_id in sample.query.object_ids:
+            truth = sample.scene.instance == object_id
+            union = (inside | truth).sum(1)
+            chosen.add(int(np.argmax((inside & truth).sum(1) / np.maximum(union, 1))))
+        logit = torch.full(masks.shape[:1], -20.0)
+        logit[sorted(chosen)] = 20.0
+        oracle = {**raw, "ref_logit": logit}
+        decision = dataclasses.replace(self.decision, slot_score="referred",
+                                       score_threshold=0.5, limit_by_grammar=False,
+                                       superlative_share=1.0, split_gap=0.0, dedup_overlap=1.0)
+        return decode(oracle, frame, decision, sample.query.text, sample.scene.class_names)
 
     def with_score_threshold(self, threshold: float) -> Callable[[Sample], QueryResult]:
         """This network under another score threshold (for choosing it on val data)."""

@@ -21,7 +21,8 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
                    kind: str | None = None, baselines: bool = True,
                    seed: int = 0, score_thresholds: tuple[float, ...] = (),
                    slot_score: str | None = None,
-                   limit_by_grammar: bool | None = None) -> dict[str, Any]:
+                   limit_by_grammar: bool | None = None,
+                   best_slots: bool = False) -> dict[str, Any]:
     """The summary of ``ReferringMetrics`` plus where it came from and how long it took;
     with ``baselines``, the trivial baselines' summaries on the same samples under
     ``summary["baselines"]``; each of ``score_thresholds`` is scored too (one forward per
@@ -29,7 +30,9 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
     replaces the checkpoint's ``decision.slot_score`` for all of them, ``limit_by_grammar``
     its ``decision.limit_by_grammar`` (None: keep the checkpoint's). ``summary["seen_by"]``
     lists the parts of the checkpoint that trained on this split's scans (empty: held out),
-    ``summary["queries"]`` each query's row (``evaluate_all``'s ``per_query``).
+    ``summary["queries"]`` each query's row (``evaluate_all``'s ``per_query``); with
+    ``best_slots`` the oracle of the best slot per target (``ModelPredictor.best_slots``)
+    under ``summary["best_slots"]``.
     """
     ctx = init_distributed(device)
     try:
@@ -46,6 +49,8 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
         predictors = {"model": network}
         for t in score_thresholds:
             predictors[f"score>{t:g}"] = network.with_score_threshold(t)
+        if best_slots:
+            predictors["best_slots"] = network.best_slots
         if baselines:
             predictors.update(baseline_predictors(seed))
             texts = [r["description"] for r in getattr(samples, "records", [])]
@@ -57,6 +62,8 @@ def run_evaluation(checkpoint: str | Path, data: str | Path, split: str = "val",
         if score_thresholds:
             summary["by_score_threshold"] = {f"{t:g}": summaries.pop(f"score>{t:g}")
                                              for t in score_thresholds}
+        if best_slots:
+            summary["best_slots"] = summaries.pop("best_slots")
         if baselines:
             summary["baselines"] = summaries
         summary.update(checkpoint=str(checkpoint), data=str(data), split=split, seen_by=seen_by,
