@@ -7,13 +7,13 @@
 # QUERIES: training queries per run (default 1200: 300 steps of 4 over 2 ranks, ~8 min
 # on 2 CPU cores; too few for any row to answer, RESULTS.md: use >= 6000 where it runs).
 # An interrupted run (last.pt without done) is resumed; each finished run's evaluation is
-# also copied to configs/ablation/runs/ (committed: the table survives a wiped machine,
+# also copied to configs/ablation/results/ (committed: the table survives a wiped machine,
 # and the rows fill up across sessions). NICE=19 keeps it behind interactive work (the
 # session's scheduler group too: plain nice does not reach across terminals' groups).
 set -euo pipefail
 data=${1:?dataset root, e.g. data/tabletop}; runs=${2:?output folder}; shift 2
 seeds=("${@:-0 1 2}"); seeds=(${seeds[*]})
-mkdir -p "$runs" configs/ablation/runs
+mkdir -p "$runs" configs/ablation/results
 if [ -n "${NICE:-}" ] && [ -z "${ABLATION_OWN_GROUP:-}" ] && command -v setsid > /dev/null; then
   ABLATION_OWN_GROUP=1 exec setsid bash "$0" "$data" "$runs" "${seeds[@]}"  # its own group
 fi
@@ -27,7 +27,7 @@ has_oracle() {  # an evaluation with the best-slot oracle (threshold-free) alrea
 for seed in "${seeds[@]}"; do  # seed by seed: every row has as many seeds at any time
   for row in full no_dcma no_memory; do
     run="$runs/${row}_s$seed"
-    kept="configs/ablation/runs/${row}_q${q}_s$seed.json"
+    kept="configs/ablation/results/${row}_q${q}_s$seed.json"
     has_oracle "$kept" && continue
     if [ ! -f "$run/done" ]; then
       python - "$row" "$seed" "$runs" <<'PY'
@@ -60,7 +60,7 @@ done
 python - "$q" <<'PY'
 import glob, json, sys, numpy as np
 rows = {}
-for path in sorted(glob.glob(f"configs/ablation/runs/*_q{sys.argv[1]}_s*.json")):
+for path in sorted(glob.glob(f"configs/ablation/results/*_q{sys.argv[1]}_s*.json")):
     name = path.split("/")[-1].rsplit("_q", 1)[0]
     rows.setdefault(name, []).append(json.load(open(path)))
 keys = ["miou", "acc@0.5", "zero_target_accuracy", "box_acc@0.25", "best_miou",
