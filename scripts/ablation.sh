@@ -22,7 +22,16 @@ if [ -n "${ABLATION_OWN_GROUP:-}" ] && [ -w /proc/self/autogroup ]; then
 fi
 q=${QUERIES:-1200}
 has_oracle() {  # an evaluation with the best-slot oracle (threshold-free) already made
-  [ -f "$1" ] && python -c "import json, sys; sys.exit('best_slots' not in json.load(open('$1')))"
+  [ -f "$1" ] && python -c "import json, sys; sys.exit('best_slots' not in json.load(open(sys.argv[1])))" "$1"
+}
+keep_numbers() {  # the summary's numbers only (no per-query rows): what the table reads
+  python - "$1" "$2" <<'PY'
+import json, sys
+def numbers(d):
+    return {k: numbers(v) if isinstance(v, dict) else v for k, v in d.items()
+            if isinstance(v, (int, float, dict)) and k not in ("by_category", "by_kind")}
+json.dump(numbers(json.load(open(sys.argv[1]))), open(sys.argv[2], "w"), indent=1)
+PY
 }
 for seed in "${seeds[@]}"; do  # seed by seed: every row has as many seeds at any time
   for row in full no_dcma no_memory; do
@@ -54,7 +63,7 @@ PY
     has_oracle "$run/eval.json" || query3d eval --checkpoint "$run/last.pt" --data "$data" \
       --split val --max-samples 200 --no-baselines --score-thresholds 0.1,0.2,0.3 \
       --best-slots --json "$run/eval.json" > "$run/eval.txt" 2>&1
-    cp "$run/eval.json" "$kept"
+    keep_numbers "$run/eval.json" "$kept"
   done
 done
 python - "$q" <<'PY'
