@@ -92,6 +92,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="slot-scorer: train each slot towards min(1, IoU / positive IoU)^2 "
                         "instead of 0 / 1, so a tighter mask of the same object scores "
                         "higher (a mask over two touching boxes is no full positive)")
+    s.add_argument("--scorer-zero-target-weight", type=_non_negative, default=1.0,
+                   metavar="W", help="slot-scorer: weight of a zero-target query's slots "
+                   "(all negatives) against the others' (default 1), so an absent object "
+                   "scores low on scans unlike the training ones")
     s.add_argument("--scorer-words", default=None, metavar="WORDS",
                    help="slot-scorer: comma-separated words the scorer also compares slots "
                         "and commands with, besides the class names "
@@ -193,7 +197,8 @@ def _run_head(args: argparse.Namespace) -> int:
             args.source_checkpoint, sources, args.out,
             ScorerTraining(steps=args.steps, seed=args.seed, listwise=args.scorer_listwise,
                            positive_iou=args.scorer_positive_iou,
-                           soft_targets=args.scorer_soft_targets),
+                           soft_targets=args.scorer_soft_targets,
+                           zero_target_weight=args.scorer_zero_target_weight),
             args.cache,
             args.queries_per_scene, _repeats(args.repeat, sources), args.members,
             args.selection_spread, args.selection_plain, args.calibrate_folds, kinds,

@@ -123,6 +123,34 @@ def test_soft_targets_rank_a_tighter_mask_of_the_same_object_higher() -> None:
     assert gaps[True] > 0.2 and gaps[True] > 2 * gaps[False]
 
 
+def test_weighting_zero_target_queries_lowers_what_absent_objects_score() -> None:
+    """Slots of zero-target queries that look like answers (the same evidence as a found
+    target, a scan unlike the training ones): weighting those queries more pulls their
+    scores down, while real answers stay above them."""
+    rng = np.random.default_rng(2)
+    d, v, k, q = 8, 3, 6, 160
+    evidence = rng.normal(size=(q * k, evidence_size(d, v))).astype(np.float32)
+    zero = np.arange(q) % 4 == 0
+    iou = np.zeros(q * k)
+    first = np.arange(q * k) % k == 0  # each query's first slot looks like an answer
+    iou[first & ~np.repeat(zero, k)] = 0.95
+    evidence[:, 3 * d + 4] = np.where(first, 1.0, -1.0) + rng.normal(size=q * k) * 0.3
+    cache = EvidenceCache(evidence.astype(np.float16), iou.astype(np.float16), zero,
+                          np.arange(0, q * k + 1, k))
+    scores = {}
+    for weight in (1.0, 5.0):
+        torch.manual_seed(0)
+        scorer = SlotScorer(d, 5, v)
+        fit_slot_scorer(scorer, [cache], ScorerTraining(
+            steps=300, batch_queries=16, lr=3e-3, zero_target_weight=weight))
+        with torch.no_grad():
+            p = torch.sigmoid(scorer(torch.from_numpy(evidence).reshape(q, k, -1))).numpy()
+        scores[weight] = (p[zero, 0].mean(), p[~zero, 0].mean())
+    assert scores[5.0][0] < scores[1.0][0] - 0.1  # absent objects' look-alikes score lower
+    assert scores[5.0][1] > scores[5.0][0]  # answers stay above them (the rest of the query
+    # evidence, not the slot's, tells them apart only partly: a trade, not a free gain)
+
+
 def test_the_choice_loss_is_the_cross_entropy_over_slots_and_none() -> None:
     logits = torch.tensor([[[2.0, -1.0, -3.0], [-2.0, -2.0, -2.0], [1.0, 1.0, -5.0]]])
     positive = np.array([[True, False, False], [False, False, False], [True, True, False]])

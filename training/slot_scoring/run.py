@@ -242,7 +242,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                                              for i, v in named_right.items()},
             "selection_spread": spread, "selection_plain": plain,
             "positive_iou": settings.positive_iou, "soft_targets": settings.soft_targets,
-            "listwise": settings.listwise,
+            "listwise": settings.listwise, "zero_target_weight": settings.zero_target_weight,
             "queries_per_scene": queries_per_scene,
             "queries": int(sum(c.num_queries for c in caches)),
             "sources": [{"kind": s.kind, "root": s.root, "split": s.split, "repeat": r}
