@@ -31,7 +31,7 @@ class ScorerTraining:
     positive_iou: float = 0.5
     soft_targets: bool = False  # target = min(1, IoU / positive_iou)^2 instead of 0 / 1
     listwise: float = 0.0  # weight of the choice among a query's slots and "none"
-    zero_target_weight: float = 1.0  # a zero-target query's slots weigh this much more
+    zero_target_weight: float = 1.0  # a zero-target query's slots weigh this many times
     seed: int = 0
     history: list[dict] = field(default_factory=list)
 
@@ -64,9 +64,8 @@ def fit_slot_scorer(scorer: SlotScorer, caches: list[EvidenceCache],
         logits = scorer.member_logits(evidence)  # each member learns on its own
         zero = np.array([caches[c].zero_target[q] for c, q in chosen])
         weight = torch.from_numpy(np.where(zero, settings.zero_target_weight, 1.0)
-                                  .astype(np.float32))[:, None].expand_as(target)
-        loss = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits),
-                                                  weight.expand_as(logits))
+                                  .astype(np.float32))[:, None]  # (B, 1): each query's slots
+        loss = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits), weight)
         if settings.listwise > 0:
             loss = loss + settings.listwise * choice_loss(logits, iou >= settings.positive_iou)
         head_step(loss, optim, sched, settings.history, bar, step, settings.steps, 100)
