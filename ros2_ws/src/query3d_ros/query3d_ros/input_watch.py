@@ -80,6 +80,7 @@ class InputWatch:
         self.node, self.inputs, self.silence_s, self.report = node, inputs, silence_s, report
         self.expecting = expecting
         self._said: dict[str, str | None] = {}
+        self._last_seen: dict[str, float | None] = {}  # each input's newest, at its check
 
     def check(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
@@ -93,4 +94,16 @@ class InputWatch:
             if finding != self._said.get(key) and finding is not None:
                 self.node.get_logger().warning(finding)
             self._said[key] = finding
+            self._last_seen[key] = watched.last_message()
             self.report(key, finding)
+
+    def forget_answered(self) -> None:
+        """Clear each finding whose input has delivered since it was made. Run before
+        each diagnostics status: the check runs once a second, and a status between a
+        cloud's arrival and the next check would still say "no message yet"."""
+        for watched in self.inputs:
+            key = f"input.{watched.key}"
+            if (self._said.get(key) is not None
+                    and watched.last_message() != self._last_seen.get(key)):
+                self._said[key] = None
+                self.report(key, None)

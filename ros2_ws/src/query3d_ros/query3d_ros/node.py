@@ -361,6 +361,9 @@ class Query3DNode(LifecycleNode):
 
     def _publish_diagnostics(self) -> None:
         # before configure: ERROR "not configured"; configured and idle: OK "idle: ..."
+        watch = self.input_watch  # one read: deactivation may drop it meanwhile
+        if watch is not None:
+            watch.forget_answered()
         status = self.health.status(f"{self.get_fully_qualified_name()}: segmentation",
                                     "query3d", self.p("input_timeout"),
                                     expect_clouds=self._expect_clouds())
