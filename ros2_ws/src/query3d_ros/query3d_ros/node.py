@@ -153,9 +153,8 @@ class Query3DNode(LifecycleNode):
         self._command_sub = self.create_subscription(
             String, topics.INPUT_COMMAND, self._on_command, COMMAND,
             callback_group=self.command_group, raw=True)
-        qos = qos_by_name(self.p("points_qos"))
-        watched = [WatchedInput("points", self._cloud_sub, qos, lambda: self.health.clouds.last,
-                                "points_qos")]
+        watched = [WatchedInput("points", self._cloud_sub, qos_by_name(self.p("points_qos")),
+                                lambda: self.health.clouds.last, "points_qos")]
         if self.p("use_images"):
             watched.append(WatchedInput("image", self.camera.sync.subscriptions[0],
                                         qos_by_name(self.p("image_qos")),
@@ -361,8 +360,7 @@ class Query3DNode(LifecycleNode):
 
     def _publish_diagnostics(self) -> None:
         # before configure: ERROR "not configured"; configured and idle: OK "idle: ..."
-        watch = self.input_watch  # one read: deactivation may drop it meanwhile
-        if watch is not None:
+        if (watch := self.input_watch) is not None:  # one read: deactivation may drop it
             watch.forget_answered()
         status = self.health.status(f"{self.get_fully_qualified_name()}: segmentation",
                                     "query3d", self.p("input_timeout"),
