@@ -18,6 +18,11 @@ from query3d_ros.conversions import numpy_to_cloud
 from query3d_ros.markers import yaw_to_quaternion
 
 
+def stamp_seconds(header: Any) -> float:
+    """A header's stamp in seconds (how answers, masks and sent clouds are matched)."""
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
 def _ms(seconds: float | None) -> float:
     return 0.0 if seconds is None else float(seconds * 1000.0)
 
@@ -26,7 +31,7 @@ def timings(header: Any, request: Request, inference_s: float) -> Timings:
     """Where the time of ``request`` went, measured now (just before publishing)."""
     now = time.monotonic()
     queued = None if request.started is None else request.started - request.received
-    stamp_s = header.stamp.sec + header.stamp.nanosec * 1e-9
+    stamp_s = stamp_seconds(header)
     cloud_age = time.time() - stamp_s if stamp_s > 0 else None
     return Timings(header=header, request_id=request.id, queued_ms=_ms(queued),
                    inference_ms=_ms(inference_s), total_ms=_ms(now - request.received),
@@ -69,7 +74,7 @@ def _yaw(q: Any) -> float:
 
 def summary(msg: QueryResult) -> dict:
     """A JSON-ready digest of a typed result (no per-point data)."""
-    stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+    stamp = stamp_seconds(msg.header)
     return {
         "command": msg.command, "request_id": int(msg.request_id), "source": msg.source,
         "stamp": stamp, "frame_id": msg.header.frame_id, "num_points": int(msg.num_points),

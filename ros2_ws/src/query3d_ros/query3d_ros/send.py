@@ -25,7 +25,7 @@ from std_msgs.msg import String
 
 from query3d_ros.conversions import cloud_to_numpy, read_structured
 from query3d_ros.qos import COMMAND, RELIABLE
-from query3d_ros.results import summary
+from query3d_ros.results import stamp_seconds, summary
 
 KEPT_MASKS = 8  # masks held while waiting for the matching result: recent frames only
 
@@ -56,7 +56,7 @@ def mask_arrays(msg: PointCloud2) -> dict[str, np.ndarray]:
         raise ValueError("mask cloud has no 'instance' field")
     out = {"points": cloud.points.reshape(-1, 3),
            "instance": np.asarray(records["instance"]).reshape(-1).astype(np.int64),
-           "stamp": np.float64(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)}
+           "stamp": np.float64(stamp_seconds(msg.header))}
     if cloud.colors is not None:
         out["colors"] = cloud.colors.reshape(-1, 3)
     return out
@@ -85,7 +85,7 @@ class CommandClient:
             self.client = node.create_client(Segment, service)
 
     def _on_mask(self, msg: PointCloud2) -> None:
-        self.masks[stamp_key(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9)] = msg
+        self.masks[stamp_key(stamp_seconds(msg.header))] = msg
         while len(self.masks) > KEPT_MASKS:
             self.masks.pop(next(iter(self.masks)))
 
