@@ -107,6 +107,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "table for new scans of that kind")
     s.add_argument("--calibrate-kinds", default="mosd,mosd-generated,osd", metavar="KINDS",
                    help="slot-scorer: the source kinds --calibrate-folds folds and scores")
+    s.add_argument("--stack-folds", type=int, default=0, metavar="K",
+                   help="slot-scorer: read the semantic evidence of the scenes the semantic "
+                        "head trained on with K heads refitted without each scene's fold "
+                        "(k-fold stacking: the scorer learns the names as a new scan gets "
+                        "them; K more semantic head trainings)")
+    s.add_argument("--stack-kinds", default="mosd", metavar="KINDS",
+                   help="slot-scorer: the semantic head's source kinds --stack-folds deals "
+                        "into folds (its other sources train every fold's head)")
     s.add_argument("--no-images", action="store_true",
                    help="names only: the head ignores the image features (ablation)")
     s.add_argument("--cache", default="runs/cache", metavar="DIR",
@@ -190,6 +198,9 @@ def _run_head(args: argparse.Namespace) -> int:
         if args.calibrate_folds and not {s.kind for s in sources} & set(kinds):
             raise SystemExit("query3d train: --calibrate-folds: calibration needs a --source "
                              f"of kind {', '.join(kinds)}")
+        if args.stack_folds == 1 or args.stack_folds < 0:
+            raise SystemExit("query3d train: --stack-folds must be 0 (off) or >= 2, got "
+                             f"{args.stack_folds}")
         from query3d.training.slot_scoring.fit import ScorerTraining
         from query3d.training.slot_scoring.run import run_slot_scorer_training
 
@@ -203,7 +214,8 @@ def _run_head(args: argparse.Namespace) -> int:
             args.queries_per_scene, _repeats(args.repeat, sources), args.members,
             args.selection_spread, args.selection_plain, args.calibrate_folds, kinds,
             relations=args.relations, peers=args.peers, colour_namer=args.colour_namer,
-            words=_scorer_words(args.scorer_words))
+            words=_scorer_words(args.scorer_words), stack_folds=args.stack_folds,
+            stack_kinds=tuple(k for k in args.stack_kinds.split(",") if k))
         print(f"slot scorer: {summary['steps']} steps on {summary['queries']} queries, "
               f"final loss {summary['final_loss']:.3f}; wrote {summary['checkpoint']} "
               "(decision.slot_score: scorer; calibrate decision.score_threshold with "

@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_data import tiny_tabletop
 
 from query3d.bundled import DEMO_CHECKPOINT, DEMO_SCENE_DIR
 from query3d.cli import main
 from query3d.model.checkpoint import load_checkpoint
 from query3d.model.runtime.segmenter import Segmenter
 from query3d.training.data.synthetic import SyntheticDataset
-from query3d.training.data.synthetic.generate import generate_split
-from query3d.training.data.synthetic.scene_gen import GeneratorOptions
 from query3d.training.semantic.run import WORD_TABLES
 from query3d.training.semantic.scenes import NOVEL_SPLITS
 
@@ -25,10 +24,7 @@ from query3d.training.semantic.scenes import NOVEL_SPLITS
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("semantic")
-    options = GeneratorOptions(cameras=1, width=96, height=72, max_points=2500,
-                               queries_per_scene=1)
-    generate_split(root / "data", "train", 4, seed=0, options=options, progress=False)
-    generate_split(root / "data", "val", 2, seed=1, options=options, progress=False)
+    tiny_tabletop(root / "data", {"train": (4, 0), "val": (2, 1)})
     out = root / "head.pt"
     code = main(["train", "--task", "semantic", "--from", str(DEMO_CHECKPOINT),
                  "--data", str(root / "data"), "--held-out", "A", "--steps", "40",

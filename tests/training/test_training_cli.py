@@ -8,23 +8,20 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tiny_data import tiny_tabletop
 from tiny_scenes import tiny_config
 
 from query3d.cli import main
 from query3d.config import to_dict
 from query3d.model.checkpoint import load_checkpoint
 from query3d.training.data.synthetic.catalogue import CLASS_NAMES
-from query3d.training.data.synthetic.generate import generate_split
-from query3d.training.data.synthetic.scene_gen import GeneratorOptions
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("cli")
-    options = GeneratorOptions(cameras=1, width=96, height=72, max_points=1200,
-                               queries_per_scene=4)
-    generate_split(root / "data", "train", 3, seed=0, options=options, progress=False)
-    generate_split(root / "data", "val", 2, seed=0, options=options, progress=False)
+    tiny_tabletop(root / "data", {"train": (3, 0), "val": (2, 0)}, max_points=1200,
+                  queries_per_scene=4)
     cfg = tiny_config(epochs=1, eval_every=1)
     cfg.model.num_classes = len(CLASS_NAMES)
     cfg.data.kind = "tabletop"

@@ -56,6 +56,16 @@ class StatsCache:
         with np.load(path, allow_pickle=False) as data:
             return cls([str(n) for n in data["names"]], **{k: data[k] for k in ARRAYS})
 
+    def scenes(self, keep: list[int]) -> StatsCache:
+        """The rows of these scenes only, in this order."""
+        rows = [np.arange(self.scene_start[i], self.scene_start[i + 1]) for i in keep]
+        index = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        sizes = np.array([len(r) for r in rows], np.int64)
+        return StatsCache(self.names, self.feat[index], self.descriptor[index],
+                          self.image[index], self.seen[index], self.label[index],
+                          self.purity[index],
+                          np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64))
+
     def stats(self, rows: np.ndarray) -> SuperpointStats:
         """Rows as the ``SuperpointStats`` the head reads (centre not used by it)."""
         descriptor = torch.from_numpy(self.descriptor[rows]).float()

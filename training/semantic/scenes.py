@@ -57,21 +57,26 @@ def synthetic_scenes(root: str | Path, split: str, limit: int = 0) -> Iterator[L
         yield LabelledScene(scene, list(scene.class_names), label)
 
 
-def mosd_scenes(root: str | Path, split: str, limit: int = 0) -> Iterator[LabelledScene]:
-    """mOSD scans of the query file's ``split`` (train / val, by scan) with per-point names."""
-    from query3d.training.data.readers.osd import OSD_CLASSES, read_osd
-    from query3d.training.data.readers.osd_refer import MOSD_OBJECTS, MOSD_QUERIES
+def mosd_scans(split: str, limit: int = 0) -> list[str]:
+    """The mOSD scans of the query file's ``split``, in scan-number order."""
+    from query3d.training.data.readers.osd_refer import MOSD_QUERIES
 
-    objects = json.loads(Path(MOSD_OBJECTS).read_text())
     records = json.loads(Path(MOSD_QUERIES).read_text())
     scans = sorted({r["scan"] for r in records if r.get("split") == split},
                    key=lambda s: int("".join(c for c in s if c.isdigit()) or 0))
     if not scans:
         raise ValueError(f"{MOSD_QUERIES}: no scans in split {split!r}")
+    return scans[:limit] if limit else scans
+
+
+def mosd_scenes(root: str | Path, split: str, limit: int = 0) -> Iterator[LabelledScene]:
+    """mOSD scans of the query file's ``split`` (train / val, by scan) with per-point names."""
+    from query3d.training.data.readers.osd import OSD_CLASSES, read_osd
+    from query3d.training.data.readers.osd_refer import MOSD_OBJECTS
+
+    objects = json.loads(Path(MOSD_OBJECTS).read_text())
     names = list(MOSD_CLASSES)
-    for i, scan in enumerate(scans):
-        if limit and i >= limit:
-            return
+    for scan in mosd_scans(split, limit):
         scene = read_osd(Path(root) / f"{scan}.pcd", level=True).scene
         scene.scene_id = scan
         label = np.full(len(scene.points), -1, np.int64)
@@ -88,5 +93,18 @@ def labelled_scenes(kind: str, root: str | Path, split: str,
         return synthetic_scenes(root, split, limit)
     if kind == "mosd":
         return mosd_scenes(root, split, limit)
+    raise ValueError(f"semantic labels come from synthetic (tabletop) or mosd scenes, "
+                     f"not {kind!r}")
+
+
+def labelled_scene_ids(kind: str, root: str | Path, split: str, limit: int = 0) -> list[str]:
+    """The scene ids ``labelled_scenes`` yields, in its order, without reading a cloud."""
+    if kind in ("tabletop", "synthetic"):
+        from query3d.training.data.synthetic import SyntheticDataset
+
+        ids = list(SyntheticDataset(root, split).scene_ids)
+        return ids[:limit] if limit else ids
+    if kind == "mosd":
+        return mosd_scans(split, limit)
     raise ValueError(f"semantic labels come from synthetic (tabletop) or mosd scenes, "
                      f"not {kind!r}")

@@ -134,29 +134,34 @@ def cache_queries(net: MRCosmo, deployment: Deployment, data: Sequence[Sample],
     """``shard`` (i, n): only every n-th scene from the i-th (processes sharing the work;
     ``EvidenceCache.concat`` joins their parts)."""
     groups = scene_groups(data, queries_per_scene)[shard[0]::shard[1]]
-    cfg = deployment.model
-    rows: dict[str, list[np.ndarray]] = {"evidence": [], "iou": []}
-    zero, starts = [], [0]
-    for _, picks in tqdm(groups, desc=desc, unit="scene"):
-        first = data[picks[0]]
-        scene = first.scene
-        keep = network_subset(len(scene.points), deployment.network_points)
-        points, colors, instance = scene.points, scene.colors, scene.instance
-        if keep is not None:
-            points, colors, instance = points[keep], colors[keep], instance[keep]
-        cameras = scene.cameras if (cfg.use_images and scene.cameras) else None
-        frame = prepare_frame(points, colors, cfg, cameras=cameras)
-        encoding = net.encode_frame(frame)
-        for index in picks:
-            query = data[index].query
-            out = net(frame, net.encode_text(query.text), encoding=encoding)
-            mask = (out["mask_logits"] > 0).numpy()
-            rows["evidence"].append(out["slot_evidence"].numpy().astype(np.float16))
-            rows["iou"].append(slot_target_iou(mask, instance, query.object_ids)
-                               .astype(np.float16))
-            zero.append(not query.object_ids)
-            starts.append(starts[-1] + mask.shape[0])
-    if not zero:
+    if not groups:
         raise ValueError("no queries to cache")
-    return EvidenceCache(np.concatenate(rows["evidence"]), np.concatenate(rows["iou"]),
-                         np.array(zero), np.array(starts, np.int64))
+    return EvidenceCache.concat([scene_evidence(net, deployment, data, picks)
+                                 for _, picks in tqdm(groups, desc=desc, unit="scene")])
+
+
+@torch.inference_mode()
+def scene_evidence(net: MRCosmo, deployment: Deployment, data: Sequence[Sample],
+                   picks: Sequence[int]) -> EvidenceCache:
+    """The evidence of one scene's queries ``picks`` (indices into ``data``, all of one
+    scene): one ``encode_frame``, then the text half per query."""
+    cfg = deployment.model
+    scene = data[picks[0]].scene
+    keep = network_subset(len(scene.points), deployment.network_points)
+    points, colors, instance = scene.points, scene.colors, scene.instance
+    if keep is not None:
+        points, colors, instance = points[keep], colors[keep], instance[keep]
+    cameras = scene.cameras if (cfg.use_images and scene.cameras) else None
+    frame = prepare_frame(points, colors, cfg, cameras=cameras)
+    encoding = net.encode_frame(frame)
+    evidence, iou, zero, starts = [], [], [], [0]
+    for index in picks:
+        query = data[index].query
+        out = net(frame, net.encode_text(query.text), encoding=encoding)
+        mask = (out["mask_logits"] > 0).numpy()
+        evidence.append(out["slot_evidence"].numpy().astype(np.float16))
+        iou.append(slot_target_iou(mask, instance, query.object_ids).astype(np.float16))
+        zero.append(not query.object_ids)
+        starts.append(starts[-1] + mask.shape[0])
+    return EvidenceCache(np.concatenate(evidence), np.concatenate(iou), np.array(zero),
+                         np.array(starts, np.int64))

@@ -41,6 +41,7 @@ from query3d.training.slot_scoring.calibrate import (
     threshold_table,
 )
 from query3d.training.slot_scoring.fit import ScorerTraining, fit_slot_scorer
+from query3d.training.slot_scoring.stacking import FoldHeads, stacked_cache
 from query3d.training.trainer.data import open_split
 
 REAL_KINDS = ("mosd", "mosd-generated", "mosd-composite", "osd")
@@ -162,7 +163,8 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              relations: bool | None = None,
                              peers: bool | None = None,
                              colour_namer: bool | None = None,
-                             words: list[str] | None = None) -> dict[str, Any]:
+                             words: list[str] | None = None, stack_folds: int = 0,
+                             stack_kinds: tuple[str, ...] = ("mosd",)) -> dict[str, Any]:
     """``selection_spread`` (metres) and ``selection_plain`` change which slots the frozen
     network proposes (``model.selection_*``): the evidence, the scorer and the written
     checkpoint all use them; None keeps the checkpoint's. ``calibrate_folds`` > 0 also
@@ -171,7 +173,10 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     the scorer also reads the command's phrases (``model.slot_scorer_relations``); None
     keeps the checkpoint's setting; ``peers``, ``colour_namer`` and ``words`` likewise
     (``model.slot_scorer_peers``, ``model.slot_scorer_colour_namer``,
-    ``model.slot_scorer_words``: compared besides the class names)."""
+    ``model.slot_scorer_words``: compared besides the class names). ``stack_folds`` > 1
+    reads the semantic evidence of the scenes the semantic head trained on (its
+    ``stack_kinds`` sources) with heads refitted without each scene's fold
+    (``stacking.py``)."""
     repeats = repeats or [1] * len(sources)
     flags: dict[str, Any] = {"slot_scorer": True, "slot_scorer_members": members}
     if relations is not None:
@@ -202,12 +207,16 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES), relations)  # the layout
     plain_size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES))
     caches, scenes = [], []
+    stack = FoldHeads(checkpoint, stack_folds, stack_kinds, cache_dir=cache_dir) \
+        if stack_folds else None
     for s in sources:
         # a real split is a few scans: all of its queries (synthetic: queries_per_scene)
         per_scene = ALL_QUERIES if s.kind in REAL_KINDS else queries_per_scene
         data = open_split(s.kind, s.root, s.split)
+        stacked = stack is not None and stack.covers(data, per_scene)
         path = Path(cache_dir) / f"slots-{s.kind}-{Path(s.root).name}-{s.split}-" \
-                                 f"{per_scene}-{key}-{queries_key(data)}-{size}.npz"
+                                 f"{per_scene}-{key}-{queries_key(data)}" \
+                                 f"{f'-stack{stack_folds}' if stacked else ''}-{size}.npz"
         if calibrate_folds:
             scenes.append(query_scenes(data, per_scene))
         if path.is_file():
@@ -220,8 +229,12 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
             caches.append(cache)
             cache.save(path)
             continue
-        cache = cache_queries(net, deployment, data, per_scene,
-                              desc=f"{s.kind} {s.split}")
+        if stacked:
+            cache = stacked_cache(net, deployment, data, per_scene, stack,
+                                  desc=f"{s.kind} {s.split}")
+        else:
+            cache = cache_queries(net, deployment, data, per_scene,
+                                  desc=f"{s.kind} {s.split}")
         caches.append(cache)
         cache.save(path)
     named_right: dict[int, float] = {}
@@ -244,6 +257,8 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
             "positive_iou": settings.positive_iou, "soft_targets": settings.soft_targets,
             "listwise": settings.listwise, "zero_target_weight": settings.zero_target_weight,
             "queries_per_scene": queries_per_scene,
+            "stacked": {"folds": stack_folds, "kinds": list(stack_kinds),
+                        "scenes": len(stack.fold_of)} if stack else None,
             "queries": int(sum(c.num_queries for c in caches)),
             "sources": [{"kind": s.kind, "root": s.root, "split": s.split, "repeat": r}
                         for s, r in zip(sources, repeats)]}
