@@ -26,7 +26,7 @@ from query3d.model.encoders import (
     TextFeatures,
     gather_pixel_features,
 )
-from query3d.model.encoders.gather import exporting, take_rows
+from query3d.model.encoders.gather import exporting, masked_mean, take_rows
 from query3d.model.heads import (
     DetectionHead,
     LanguageGuidedSelection,
@@ -35,6 +35,7 @@ from query3d.model.heads import (
     SlotScorer,
     SuperpointPooling,
     SuperpointStats,
+    colour_histogram,
     phrase_evidence,
     pool_superpoints,
     slot_evidence,
@@ -110,7 +111,8 @@ class MRCosmo(nn.Module):
                                        members=cfg.slot_scorer_members,
                                        relations=cfg.slot_scorer_relations,
                                        peers=cfg.slot_scorer_peers,
-                                       colour_namer=cfg.slot_scorer_colour_namer)
+                                       colour_namer=cfg.slot_scorer_colour_namer,
+                                       colour_histogram=cfg.slot_scorer_colour_histogram)
                             if cfg.slot_scorer else None)
         if text_encoder is True:
             text_encoder = TextEncoder(cfg)
@@ -213,7 +215,18 @@ class MRCosmo(nn.Module):
                              self.superpoint_semantics(frame, encoding), text.pooled[:1],
                              self.slot_scorer.names, self.semantic.logit_scale.exp(),
                              unit_xyz, unit_rgb, frame.rgb.mean(0), frame.origin,
-                             self.slot_scorer.colour_names, self._phrase_evidence(text))
+                             self.slot_scorer.colour_names, self._phrase_evidence(text),
+                             self._unit_histogram(frame))
+
+    def _unit_histogram(self, frame: FrameInputs) -> torch.Tensor | None:
+        """Each unit's colour bins for a scorer that reads them (``colour_histogram``):
+        the mean over a superpoint's points, or a point's own."""
+        if not self.slot_scorer.histogram:
+            return None
+        bins = colour_histogram(frame.rgb, frame.rgb.mean(0))
+        if self.superpoints is None:
+            return bins
+        return masked_mean(bins, frame.superpoint_members)
 
     def _phrase_evidence(self, text: TextFeatures) -> torch.Tensor | None:
         """The command's phrase evidence for a scorer that reads relations (``forward``'s

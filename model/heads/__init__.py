@@ -11,7 +11,12 @@ from query3d.model.heads.semantic import (
     embed_class_names,
     parse_class_list,
 )
-from query3d.model.heads.slot_scorer import SlotScorer, phrase_evidence, slot_evidence
+from query3d.model.heads.slot_scorer import (
+    SlotScorer,
+    colour_histogram,
+    phrase_evidence,
+    slot_evidence,
+)
 from query3d.model.heads.superpoint_tokens import (
     SuperpointPooling,
     SuperpointStats,
@@ -28,6 +33,7 @@ __all__ = [
     "class_prompts",
     "embed_class_names",
     "parse_class_list",
+    "colour_histogram",
     "phrase_evidence",
     "pool_superpoints",
     "slot_evidence",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from kornia.color import rgb_to_lab
@@ -32,6 +33,11 @@ COLOUR = 6  # the mask's mean colour in CIE Lab / 100: as seen, and grey-world b
 TEXT_TEMPERATURE = 0.05  # sharpness of the sentence's similarity to each class name
 NUM_COLOURS = 12  # colour words the scorer compares a mask's colour with
 NAMER_WIDTH = 32  # hidden units of the colour namer (model.slot_scorer_colour_namer)
+# model.slot_scorer_colour_histogram: a mask's colours binned, not only averaged: 8 hues
+# (balanced Lab at chroma 0.25, lightness 0.6) and 3 greys (lightness 0.25 / 0.55 / 0.85)
+HUE_BINS, GREY_BINS = 8, 3
+HISTOGRAM = HUE_BINS + GREY_BINS
+HISTOGRAM_TEMPERATURE = 0.01  # squared Lab / 100 distance of a soft bin assignment
 
 
 OFFSETS = 7  # a slot's place from the anchor: centre xyz, own x, y, range, distance
@@ -39,9 +45,25 @@ PEER_FEATURES = 8  # a slot against its peers: centre xyz, spread xyz, range; it
 
 
 def evidence_size(dim: int, num_names: int, num_colours: int = NUM_COLOURS,
-                  relations: bool = False) -> int:
+                  relations: bool = False, histogram: bool = False) -> int:
     base = 4 * dim + SCALARS + GEOMETRY + 2 * num_names + COLOUR + num_colours
-    return base + (phrase_size(num_names, num_colours) if relations else 0)
+    return base + (phrase_size(num_names, num_colours) if relations else 0) \
+        + (HISTOGRAM if histogram else 0)
+
+
+def colour_histogram(rgb: torch.Tensor, frame_rgb: torch.Tensor) -> torch.Tensor:
+    """(N, HISTOGRAM) each point's soft bin of its grey-world balanced colour. A printed
+    box is not its mean colour (a red carton with white lettering averages to pink):
+    pooled over a mask, the bins say how much of it is red and how much white."""
+    bins = torch.arange(HUE_BINS, dtype=rgb.dtype, device=rgb.device) * (2 * math.pi / HUE_BINS)
+    hues = torch.stack([torch.full_like(bins, 0.6), 0.25 * torch.cos(bins),
+                        0.25 * torch.sin(bins)], dim=-1)
+    greys = torch.tensor([[0.25, 0.0, 0.0], [0.55, 0.0, 0.0], [0.85, 0.0, 0.0]],
+                         dtype=rgb.dtype, device=rgb.device)
+    anchors = torch.cat([hues, greys])  # (HISTOGRAM, 3) Lab / 100
+    balanced = lab(rgb / (2.0 * frame_rgb.clamp_min(1e-3)))
+    gap = ((balanced[:, None, :] - anchors[None]) ** 2).sum(-1)
+    return torch.softmax(-gap / HISTOGRAM_TEMPERATURE, dim=-1)
 
 
 def phrase_size(num_names: int, num_colours: int) -> int:
@@ -76,8 +98,8 @@ def slot_evidence(queries: torch.Tensor, box_feat: torch.Tensor, text_vec: torch
                   text_pooled: torch.Tensor, names: torch.Tensor,
                   semantic_scale: torch.Tensor, unit_xyz: torch.Tensor,
                   unit_rgb: torch.Tensor, frame_rgb: torch.Tensor, origin: torch.Tensor,
-                  colour_names: torch.Tensor, phrases: torch.Tensor | None = None
-                  ) -> torch.Tensor:
+                  colour_names: torch.Tensor, phrases: torch.Tensor | None = None,
+                  unit_histogram: torch.Tensor | None = None) -> torch.Tensor:
     """(K, evidence_size) per slot. ``unit_mask_logits`` (K, S) over the superpoints,
     ``unit_semantic`` (S, text_dim) their unit semantic embeddings, ``text_pooled``
     (1, text_dim) the raw sentence embedding, ``names`` (V, text_dim) unit name
@@ -86,7 +108,9 @@ def slot_evidence(queries: torch.Tensor, box_feat: torch.Tensor, text_vec: torch
     (S, 3) their mean colours, ``frame_rgb`` (3,) the frame's, ``origin`` (3,) where the
     centred frame's zero lies in the cloud's, ``colour_names`` (C, text_dim) unit
     embeddings of the colour words; ``phrases`` (1, phrase_size) ``phrase_evidence`` of
-    the command, appended to every slot's row when the scorer reads relations.
+    the command, appended to every slot's row when the scorer reads relations;
+    ``unit_histogram`` (S, HISTOGRAM) the units' ``colour_histogram`` (mean over their
+    points), pooled under each mask and appended last.
 
     Colour is given as measured: a Kinect's "red box" is a pale magenta, so naming a
     colour is left to the scorer (trained on real scans too), with the frame's mean taken
@@ -118,6 +142,8 @@ def slot_evidence(queries: torch.Tensor, box_feat: torch.Tensor, text_vec: torch
         text_colours.expand(k, -1)]
     if phrases is not None:
         rows.append(phrases.expand(k, -1))
+    if unit_histogram is not None:
+        rows.append(share @ unit_histogram)
     return torch.cat(rows, dim=-1)
 
 
@@ -150,14 +176,19 @@ class SlotScorer(nn.Module):
     def __init__(self, dim: int, text_dim: int, num_names: int,
                  num_colours: int = NUM_COLOURS, members: int = 1,
                  relations: bool = False, peers: bool = False,
-                 colour_namer: bool = False) -> None:
+                 colour_namer: bool = False, colour_histogram: bool = False) -> None:
         super().__init__()
         if peers and not relations:
             raise ValueError("model.slot_scorer_peers reads the target's words: it needs "
                              "model.slot_scorer_relations: true")
         self.dim, self.num_names, self.num_colours = dim, num_names, num_colours
+        if colour_histogram and not colour_namer:
+            raise ValueError("model.slot_scorer_colour_histogram is read by the colour namer: "
+                             "it needs model.slot_scorer_colour_namer: true")
         self.relations, self.peers = relations, peers
-        size = evidence_size(dim, num_names, num_colours, relations) + SCALARS \
+        self.histogram = colour_histogram
+        size = evidence_size(dim, num_names, num_colours, relations, colour_histogram) \
+            + SCALARS \
             + 2 * GEOMETRY + 2 + 3 + num_colours
         if relations:
             size += 4 + 2 + OFFSETS * len(RELATIONS)
@@ -170,7 +201,8 @@ class SlotScorer(nn.Module):
         self.register_buffer("names", torch.zeros(num_names, text_dim))  # set when trained
         self.register_buffer("colour_names", torch.zeros(num_colours, text_dim))
         if colour_namer:
-            self.colour_namer = nn.Sequential(nn.Linear(COLOUR, NAMER_WIDTH), nn.GELU(),
+            namer_in = COLOUR + (HISTOGRAM if colour_histogram else 0)
+            self.colour_namer = nn.Sequential(nn.Linear(namer_in, NAMER_WIDTH), nn.GELU(),
                                               nn.Linear(NAMER_WIDTH, num_colours))
         else:
             self.colour_prototypes = nn.Parameter(torch.zeros(num_colours, 3))  # Lab / 100
@@ -216,10 +248,22 @@ class SlotScorer(nn.Module):
         """(..., K, C): how much each colour word names each slot's mask."""
         tail = self._colour_start()
         if hasattr(self, "colour_namer"):
-            return torch.softmax(self.colour_namer(evidence[..., tail:tail + COLOUR]), dim=-1)
+            return torch.softmax(self.colour_namer(self.namer_input(evidence)), dim=-1)
         balanced = evidence[..., tail + 3:tail + COLOUR]
         gap = ((balanced[..., None, :] - self.colour_prototypes) ** 2).sum(-1)
         return torch.softmax(-gap / self.colour_log_width.exp(), dim=-1)
+
+    def namer_input(self, evidence: Any) -> Any:
+        """What the colour namer reads: both Labs of the mask, and with
+        ``colour_histogram`` its colour bins (the evidence's last columns)."""
+        tail = self._colour_start()
+        colour = evidence[..., tail:tail + COLOUR]
+        if not self.histogram:
+            return colour
+        bins = evidence[..., -HISTOGRAM:]
+        if isinstance(evidence, torch.Tensor):
+            return torch.cat([colour, bins], dim=-1)
+        return np.concatenate([colour, bins], axis=-1)
 
     def _colour_start(self) -> int:
         """Where ``slot_evidence``'s colour columns begin (after the class-name columns)."""
@@ -238,7 +282,8 @@ class SlotScorer(nn.Module):
         """Each slot against the target phrase's words, how much it is the anchor, and its
         offset from the soft anchor, gated by the relation."""
         v, c = self.num_names, self.num_colours
-        phrases = evidence[..., evidence_size(self.dim, v, c):]
+        start = evidence_size(self.dim, v, c)
+        phrases = evidence[..., start:start + phrase_size(v, c)]
         target_names, target_colours = phrases[..., :v], phrases[..., v:v + c]
         anchor_names, anchor_colours = phrases[..., v + c:2 * v + c], \
             phrases[..., 2 * v + c:2 * v + 2 * c]

@@ -82,6 +82,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="slot-scorer: name a mask's colour with a small learnt classifier "
                         "(model.slot_scorer_colour_namer) instead of one prototype per "
                         "colour word; default: the checkpoint's")
+    s.add_argument("--colour-histogram", action=argparse.BooleanOptionalAction, default=None,
+                   help="slot-scorer: the colour namer also reads the mask's colours binned "
+                        "(8 hues, 3 greys), not only their mean "
+                        "(model.slot_scorer_colour_histogram); default: the checkpoint's")
     s.add_argument("--scorer-listwise", type=_non_negative, default=0.0, metavar="W",
                    help="slot-scorer: weight of the loss of each query's choice among its "
                         "slots and 'none' (beside each slot's own; default 0: off)")
@@ -214,6 +218,7 @@ def _run_head(args: argparse.Namespace) -> int:
             args.queries_per_scene, _repeats(args.repeat, sources), args.members,
             args.selection_spread, args.selection_plain, args.calibrate_folds, kinds,
             relations=args.relations, peers=args.peers, colour_namer=args.colour_namer,
+            colour_histogram=args.colour_histogram,
             words=_scorer_words(args.scorer_words), stack_folds=args.stack_folds,
             stack_kinds=tuple(k for k in args.stack_kinds.split(",") if k))
         print(f"slot scorer: {summary['steps']} steps on {summary['queries']} queries, "

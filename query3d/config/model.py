@@ -72,6 +72,9 @@ class ModelConfig:
     # a mask's colour named by a small learnt classifier over its as-seen and balanced Lab
     # (started on the training answers) instead of one balanced prototype per colour word
     slot_scorer_colour_namer: bool = False
+    # the namer also reads the mask's colours binned (8 hues, 3 greys), not only their mean
+    # (a printed box is not its mean colour); needs slot_scorer_colour_namer
+    slot_scorer_colour_histogram: bool = False
     # words the scorer reads slots and commands against besides the class names: what
     # people call real tabletop objects that are no class here ("tin", "carton", "pot");
     # read as the semantic head reads any name (open vocabulary)

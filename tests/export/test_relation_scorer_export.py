@@ -21,15 +21,17 @@ LAYERS = {"voxel_transformer_layers": 1, "encoder_layers": 1, "decoder_layers": 
           "mask_refine_iters": 1}
 
 
-@pytest.mark.parametrize(("peers", "colour_namer", "words"),
-                         [(False, False, []), (True, False, []), (False, True, ["tin", "pot"])])
+@pytest.mark.parametrize(("peers", "colour_namer", "words", "histogram"),
+                         [(False, False, [], False), (True, False, [], False),
+                          (False, True, ["tin", "pot"], False), (False, True, [], True)])
 def test_the_relation_inputs_export_and_reach_the_scorer(tmp_path, peers: bool,
                                                          colour_namer: bool,
-                                                         words: list[str]) -> None:
+                                                         words: list[str],
+                                                         histogram: bool) -> None:
     cfg = load_config("small", overrides={"model": {
         **LAYERS, "semantic_head": True, "slot_scorer": True, "slot_scorer_relations": True,
         "slot_scorer_peers": peers, "slot_scorer_colour_namer": colour_namer,
-        "slot_scorer_words": words}})
+        "slot_scorer_words": words, "slot_scorer_colour_histogram": histogram}})
     torch.manual_seed(0)
     net = build_model(cfg.model, text_encoder=None)
     assert net.slot_scorer.names.shape[0] == cfg.model.num_classes + len(words)

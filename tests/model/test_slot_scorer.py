@@ -10,8 +10,10 @@ import torch.nn.functional as F
 from query3d.config import DecisionConfig, ModelConfig
 from query3d.model.encoders.phrases import RELATIONS
 from query3d.model.heads.slot_scorer import (
+    HISTOGRAM,
     OFFSETS,
     SlotScorer,
+    colour_histogram,
     evidence_size,
     phrase_evidence,
     phrase_size,
@@ -57,6 +59,50 @@ def test_evidence_says_which_slot_covers_what_the_sentence_names() -> None:
     assert seen[0, 1] > 0.4 and abs(float(seen[1, 1])) < 0.02  # Lab a*: red vs grey
     assert balanced[1, 0] > seen[1, 0]  # grey over a darker frame reads lighter
     assert ev[:, tail + 6:tail + 8].flatten().tolist() == pytest.approx([0, 1, 0, 1], abs=1e-3)
+
+
+def test_colour_bins_tell_a_printed_box_from_its_mean_colour() -> None:
+    grey = torch.tensor([0.5, 0.5, 0.5])
+    rgb = torch.tensor([[0.8, 0.1, 0.1], [0.9, 0.9, 0.9], [0.1, 0.1, 0.1],
+                        [0.9, 0.8, 0.1], [0.1, 0.6, 0.1]])  # red, white, black, yellow, green
+    bins = colour_histogram(rgb, grey)
+    assert bins.shape == (5, HISTOGRAM)
+    assert torch.allclose(bins.sum(-1), torch.ones(5))
+    assert len(set(bins.argmax(-1).tolist())) == 5  # five colours, five bins
+    # a box half red print, half white lettering, against an all-pink box of the same mean
+    d, text_dim = 4, 6
+    names = F.normalize(torch.eye(2, text_dim), dim=-1)
+    units = torch.tensor([[0.8, 0.1, 0.1], [0.9, 0.9, 0.9], [0.85, 0.5, 0.5], [0.85, 0.5, 0.5]])
+    masks = torch.tensor([[9.0, 9.0, -9.0, -9.0], [-9.0, -9.0, 9.0, 9.0]])
+    zeros = torch.zeros(2, d)
+    ev = slot_evidence(zeros, zeros, torch.zeros(1, d), torch.zeros(2), torch.full((2,), 0.5),
+                       masks, names[[0, 0, 1, 1]], names[:1], names, torch.tensor(20.0),
+                       torch.zeros(4, 3), units, grey, torch.zeros(3),
+                       F.normalize(torch.eye(2, text_dim), dim=-1),
+                       unit_histogram=colour_histogram(units, grey))
+    assert ev.shape == (2, evidence_size(d, 2, 2, histogram=True))
+    tail = 3 * d + 14 + d + 4
+    assert torch.allclose(ev[0, tail:tail + 6], ev[1, tail:tail + 6], atol=1e-3)  # same mean
+    printed, pink = ev[0, -HISTOGRAM:], ev[1, -HISTOGRAM:]
+    assert sorted(printed.topk(2).values.tolist()) == pytest.approx([0.5, 0.5], abs=0.02)
+    greys = slice(HISTOGRAM - 3, HISTOGRAM)  # the lettering is white, no pink point is
+    assert float(printed[greys].sum()) == pytest.approx(0.5, abs=0.02)
+    assert float(pink[greys].sum()) < 0.01
+
+
+def test_the_colour_namer_reads_the_bins() -> None:
+    with pytest.raises(ValueError, match="needs model.slot_scorer_colour_namer"):
+        SlotScorer(4, 6, 3, colour_histogram=True)
+    torch.manual_seed(0)
+    scorer = SlotScorer(4, 6, 3, colour_namer=True, colour_histogram=True)
+    ev = torch.randn(2, 5, evidence_size(4, 3, histogram=True))
+    named = scorer.named_colours(ev)
+    other = ev.clone()
+    other[..., -HISTOGRAM:] = torch.flip(other[..., -HISTOGRAM:], dims=[-1])
+    assert not torch.allclose(scorer.named_colours(other), named)
+    assert scorer(ev).shape == (2, 5)
+    stored = ev.numpy().astype(np.float16)  # the training caches read it as arrays
+    assert scorer.namer_input(stored).shape == (2, 5, 6 + HISTOGRAM)
 
 
 def test_lab_matches_the_cie_reference_values() -> None:

@@ -84,13 +84,16 @@ def set_vocabulary(net: MRCosmo, names: list[str]) -> None:
 
 def named_answers(scorer: Any, caches: list[EvidenceCache], said: float = 0.5,
                   positive_iou: float = 0.5) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per cache: the colour columns (as seen and balanced Lab) of the slots that found a
-    target (IoU >= ``positive_iou``) of queries that say one colour word (share >=
-    ``said``), and that word: what a colour word looks like in that source."""
+    """Per cache: the colour columns (as seen and balanced Lab; with a colour namer what
+    it reads, ``namer_input``) of the slots that found a target (IoU >= ``positive_iou``)
+    of queries that say one colour word (share >= ``said``), and that word: what a colour
+    word looks like in that source."""
     tail = scorer._colour_start()
     found = []
     for cache in caches:
-        colour = np.asarray(cache.evidence[:, tail:tail + COLOUR], dtype=np.float32)
+        colour = np.asarray(scorer.namer_input(cache.evidence)
+                            if hasattr(scorer, "colour_namer")
+                            else cache.evidence[:, tail:tail + COLOUR], dtype=np.float32)
         says = np.asarray(scorer.colour_evidence(cache.evidence)[1], dtype=np.float32)
         rows = (cache.iou.astype(np.float32) >= positive_iou) & (says.max(-1) >= said)
         found.append((colour[rows], says[rows].argmax(-1)))
@@ -163,6 +166,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
                              relations: bool | None = None,
                              peers: bool | None = None,
                              colour_namer: bool | None = None,
+                             colour_histogram: bool | None = None,
                              words: list[str] | None = None, stack_folds: int = 0,
                              stack_kinds: tuple[str, ...] = ("mosd",)) -> dict[str, Any]:
     """``selection_spread`` (metres) and ``selection_plain`` change which slots the frozen
@@ -185,6 +189,8 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
         flags["slot_scorer_peers"] = peers
     if colour_namer is not None:
         flags["slot_scorer_colour_namer"] = colour_namer
+    if colour_histogram is not None:
+        flags["slot_scorer_colour_histogram"] = colour_histogram
     if words is not None:
         flags["slot_scorer_words"] = list(words)
     if selection_spread is not None:
@@ -204,7 +210,9 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     spread, plain = deployment.model.selection_spread, deployment.model.selection_plain
     if spread > 0:  # other slots, other evidence (top-k caches keep their names)
         key += f"-spread{spread:g}" + (f"-plain{plain}" if plain else "")
-    size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES), relations)  # the layout
+    histogram = deployment.model.slot_scorer_colour_histogram
+    size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES), relations,
+                         histogram)  # the layout
     plain_size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES))
     caches, scenes = [], []
     stack = FoldHeads(checkpoint, stack_folds, stack_kinds, cache_dir=cache_dir) \
@@ -223,7 +231,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
             caches.append(EvidenceCache.load(path))
             continue
         without = path.with_name(path.name.replace(f"-{size}.npz", f"-{plain_size}.npz"))
-        if relations and without.is_file():  # the same slots stored without phrases
+        if relations and not histogram and without.is_file():  # the same slots, no phrases
             cache = with_phrase_evidence(EvidenceCache.load(without), net,
                                          query_texts(data, per_scene))
             caches.append(cache)
