@@ -223,6 +223,7 @@ def test_slot_scorer_training_with_relations_reuses_the_stored_slots(trained: di
     with each command's phrase evidence, exactly what the graph computes, and the
     checkpoint it writes serves with the phrase inputs."""
     from query3d.model.encoders.phrases import RELATIONS
+    from query3d.model.heads.slot_scorer import HISTOGRAM
     from query3d.model.preprocess import prepare_frame
     from query3d.training.slot_scoring.cache import EvidenceCache
 
@@ -236,12 +237,15 @@ def test_slot_scorer_training_with_relations_reuses_the_stored_slots(trained: di
     assert main([*base, "--relations", "--out", str(trained["root"] / "rel.pt")]) == 0
     (rel_path,) = set(cache.glob("slots-*")) - {plain_path}
     plain, rel = EvidenceCache.load(plain_path), EvidenceCache.load(rel_path)
-    width = plain.evidence.shape[1]
-    assert rel.evidence.shape[1] > width
-    assert np.array_equal(rel.evidence[:, :width], plain.evidence)
+    cfg, _ = load_checkpoint(trained["root"] / "rel.pt")
+    bins = HISTOGRAM if cfg.model.slot_scorer_colour_histogram else 0  # they stay last
+    width = plain.evidence.shape[1] - bins
+    assert rel.evidence.shape[1] > width + bins
+    assert np.array_equal(rel.evidence[:, :width], plain.evidence[:, :width])
+    assert np.array_equal(rel.evidence[:, rel.evidence.shape[1] - bins:],
+                          plain.evidence[:, width:])
     assert np.array_equal(rel.iou, plain.iou)
 
-    cfg, _ = load_checkpoint(trained["root"] / "rel.pt")
     assert cfg.model.slot_scorer_relations
     segmenter = Segmenter(trained["root"] / "rel.pt", backend="torch")
     data = SyntheticDataset(trained["data"], "train")
@@ -249,9 +253,11 @@ def test_slot_scorer_training_with_relations_reuses_the_stored_slots(trained: di
     frame = prepare_frame(sample.scene.points, sample.scene.colors, segmenter.model_cfg)
     text = segmenter.text_cache(sample.query.text)
     with torch.inference_mode():
-        graph = segmenter.net(frame, text)["slot_evidence"][:, width:].numpy()
-    k = int(rel.query_start[1])
-    np.testing.assert_allclose(rel.evidence[:k, width:].astype(np.float32), graph, atol=2e-3)
+        graph = segmenter.net(frame, text)["slot_evidence"].numpy()
+    k, phrases = int(rel.query_start[1]), slice(width, rel.evidence.shape[1] - bins)
+    # the phrases are the text's alone (the bins are the points', here all of them)
+    np.testing.assert_allclose(rel.evidence[:k, phrases].astype(np.float32), graph[:, phrases],
+                               atol=2e-3)
     result = segmenter.segment(sample.scene.points, sample.scene.colors,
                                text="the cup to the left of the keyboard")
     assert result.timings_ms["total"] > 0

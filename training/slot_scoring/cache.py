@@ -108,11 +108,12 @@ def query_texts(data: Sequence[Sample], queries_per_scene: int) -> list[str]:
 
 @torch.inference_mode()
 def with_phrase_evidence(cache: EvidenceCache, net: MRCosmo, texts: Sequence[str],
-                         batch: int = 128) -> EvidenceCache:
+                         batch: int = 128, tail: int = 0) -> EvidenceCache:
     """``cache`` (stored without phrases) with each command's ``phrase_evidence``
     appended to its slots' rows, as a scorer that reads relations stores it. The phrase
     evidence depends on the text and the word tables only, so the frame half (minutes
-    per thousand scenes) is reused instead of run again."""
+    per thousand scenes) is reused instead of run again. The last ``tail`` columns (a
+    scorer's colour bins) stay last, after the phrases, where the graph puts them."""
     if len(texts) != cache.num_queries:
         raise ValueError(f"{cache.num_queries} stored queries, {len(texts)} texts")
     scorer = net.slot_scorer
@@ -123,7 +124,9 @@ def with_phrase_evidence(cache: EvidenceCache, net: MRCosmo, texts: Sequence[str
                                  scorer.colour_names)[0] for i in range(len(text.phrases))]
     per_query = torch.stack(rows).numpy().astype(np.float16)
     slots = np.diff(cache.query_start)
-    evidence = np.concatenate([cache.evidence, np.repeat(per_query, slots, axis=0)], axis=1)
+    width = cache.evidence.shape[1] - tail
+    evidence = np.concatenate([cache.evidence[:, :width], np.repeat(per_query, slots, axis=0),
+                               cache.evidence[:, width:]], axis=1)
     return EvidenceCache(evidence, cache.iou, cache.zero_target, cache.query_start)
 
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from query3d.model.checkpoint import save_with_head
-from query3d.model.heads.slot_scorer import COLOUR, evidence_size, lab
+from query3d.model.heads.slot_scorer import COLOUR, HISTOGRAM, evidence_size, lab
 from query3d.model.mrcosmo import MRCosmo
 from query3d.training.data.synthetic.colors import COLOR_NAMES, NAMED_COLORS
 from query3d.training.semantic.run import (
@@ -213,7 +213,7 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
     histogram = deployment.model.slot_scorer_colour_histogram
     size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES), relations,
                          histogram)  # the layout
-    plain_size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES))
+    plain_size = evidence_size(net.cfg.dim, len(names), len(COLOR_NAMES), False, histogram)
     caches, scenes = [], []
     stack = FoldHeads(checkpoint, stack_folds, stack_kinds, cache_dir=cache_dir) \
         if stack_folds else None
@@ -231,9 +231,10 @@ def run_slot_scorer_training(checkpoint: str | Path, sources: list[Source],
             caches.append(EvidenceCache.load(path))
             continue
         without = path.with_name(path.name.replace(f"-{size}.npz", f"-{plain_size}.npz"))
-        if relations and not histogram and without.is_file():  # the same slots, no phrases
+        if relations and without.is_file():  # the same slots stored without phrases
             cache = with_phrase_evidence(EvidenceCache.load(without), net,
-                                         query_texts(data, per_scene))
+                                         query_texts(data, per_scene),
+                                         tail=HISTOGRAM if histogram else 0)
             caches.append(cache)
             cache.save(path)
             continue
