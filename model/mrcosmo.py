@@ -63,6 +63,7 @@ class FrameEncoding:
     evidence: ImageEvidence | None
     semantic: torch.Tensor | None = None  # (S, text_dim) superpoint embeddings, when asked
     point_context: torch.Tensor | None = None  # (N, align_dim) DCMA's text-free share
+    colour_bins: torch.Tensor | None = None  # (S, HISTOGRAM) unit colour bins, when asked
 
 
 @MODEL_REGISTRY.register("mrcosmo")
@@ -216,17 +217,20 @@ class MRCosmo(nn.Module):
                              self.slot_scorer.names, self.semantic.logit_scale.exp(),
                              unit_xyz, unit_rgb, frame.rgb.mean(0), frame.origin,
                              self.slot_scorer.colour_names, self._phrase_evidence(text),
-                             self._unit_histogram(frame))
+                             self._unit_histogram(frame, encoding))
 
-    def _unit_histogram(self, frame: FrameInputs) -> torch.Tensor | None:
+    def _unit_histogram(self, frame: FrameInputs, encoding: FrameEncoding
+                        ) -> torch.Tensor | None:
         """Each unit's colour bins for a scorer that reads them (``colour_histogram``):
-        the mean over a superpoint's points, or a point's own."""
+        the mean over a superpoint's points, or a point's own (kept in ``encoding``:
+        text-free, so once per cloud)."""
         if not self.slot_scorer.histogram:
             return None
-        bins = colour_histogram(frame.rgb, frame.rgb.mean(0))
-        if self.superpoints is None:
-            return bins
-        return masked_mean(bins, frame.superpoint_members)
+        if encoding.colour_bins is None:
+            bins = colour_histogram(frame.rgb, frame.rgb.mean(0))
+            encoding.colour_bins = bins if self.superpoints is None \
+                else masked_mean(bins, frame.superpoint_members)
+        return encoding.colour_bins
 
     def _phrase_evidence(self, text: TextFeatures) -> torch.Tensor | None:
         """The command's phrase evidence for a scorer that reads relations (``forward``'s

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from query3d.model.checkpoint import save_with_head
-from query3d.model.heads.slot_scorer import COLOUR, HISTOGRAM, evidence_size, lab
+from query3d.model.heads.slot_scorer import HISTOGRAM, evidence_size, lab
 from query3d.model.mrcosmo import MRCosmo
 from query3d.training.data.synthetic.colors import COLOR_NAMES, NAMED_COLORS
 from query3d.training.semantic.run import (
@@ -88,12 +88,9 @@ def named_answers(scorer: Any, caches: list[EvidenceCache], said: float = 0.5,
     it reads, ``namer_input``) of the slots that found a target (IoU >= ``positive_iou``)
     of queries that say one colour word (share >= ``said``), and that word: what a colour
     word looks like in that source."""
-    tail = scorer._colour_start()
     found = []
     for cache in caches:
-        colour = np.asarray(scorer.namer_input(cache.evidence)
-                            if hasattr(scorer, "colour_namer")
-                            else cache.evidence[:, tail:tail + COLOUR], dtype=np.float32)
+        colour = np.asarray(scorer.namer_input(cache.evidence), dtype=np.float32)
         says = np.asarray(scorer.colour_evidence(cache.evidence)[1], dtype=np.float32)
         rows = (cache.iou.astype(np.float32) >= positive_iou) & (says.max(-1) >= said)
         found.append((colour[rows], says[rows].argmax(-1)))
